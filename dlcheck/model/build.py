@@ -1,0 +1,79 @@
+"""Build the model a recipe describes: a layer list with inferred shapes, or a user's factory.
+
+The parameters are a function of ``seed`` alone: construction and initialisation run on a forked CPU
+generator seeded with it, so the caller's global random state is the same before and after.
+"""
+
+from __future__ import annotations
+
+__all__ = ["build_model"]
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dlcheck.errors import ModelError
+from dlcheck.model.factory_model import build_factory_model
+from dlcheck.model.init import initialize_factory_model
+from dlcheck.model.stack import build_layer_stack
+from dlcheck.recipe.schema import InitConfig, ModelConfig
+
+
+def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int, directory: Path) -> nn.Module:
+    """Build and initialise the model of ``config`` for samples of ``input_shape``.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The recipe's ``model`` section.
+    input_shape : tuple of int
+        One sample's shape, without the batch dimension: ``(F,)``, ``(C, L)`` or ``(C, H, W)``.
+    seed : int
+        Seeds construction and initialisation; the caller's global RNG state is left untouched.
+    directory : pathlib.Path
+        The recipe's folder, where ``model.factory`` modules are looked up first.
+
+    Returns
+    -------
+    torch.nn.Module
+        A :class:`~dlcheck.model.stack.LayerStack` (an ``nn.Sequential``) for ``layers``, or the factory's
+        module, in training mode, on the CPU.
+
+    Raises
+    ------
+    ModelError
+        When a layer cannot take the shape it receives (the message names ``model.layers.N``), or the factory
+        cannot be imported, raises or returns something else than a module (the message names ``model.factory``).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from dlcheck.recipe.schema import ModelConfig
+    >>> config = ModelConfig.model_validate(
+    ...     {"layers": [{"type": "linear", "out": 64}, {"type": "relu"}, {"type": "linear", "out": 10}]}
+    ... )
+    >>> model = build_model(config, (1, 8, 8), seed=0, directory=Path("."))
+    >>> list(dict(model.named_children()))
+    ['inserted_flatten', '0', '1', '2']
+    """
+    shape = tuple(int(size) for size in input_shape)
+    if not shape or min(shape) < 1:
+        raise ModelError(
+            f"model: the data's samples have shape {shape}; a model needs samples with at least one "
+            "dimension of size >= 1, e.g. (F,) features or (C, H, W) images"
+        )
+    # fork_rng(devices=[]) saves and restores the CPU generator only; seeding the default CPU generator
+    # (not torch.manual_seed, which also reseeds CUDA and MPS) keeps the other devices' states untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        if config.layers is not None:
+            # InitConfig's defaults: kaiming_normal weights, zero biases
+            init = config.init or InitConfig.model_validate({})
+            stack, _ = build_layer_stack(config.layers, shape, init=init)
+            return stack
+        assert config.factory is not None  # the schema requires exactly one of layers / factory
+        model = build_factory_model(config.factory, dict(config.args), directory=directory)
+        if config.init is not None:
+            initialize_factory_model(model, config.init)
+        return model
