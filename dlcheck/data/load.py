@@ -1,0 +1,262 @@
+"""``load_data``: from a recipe's ``data`` section to a :class:`DataBundle`.
+
+Order of work: read or generate the samples, split them (seeded, stratified), compute normalisation statistics
+on the train split only, then describe. In-memory sources give tensor pairs on the CPU (the batcher moves them
+to the device once); ``image_folder`` and Dataset factories stay lazy.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SOURCES", "STATISTICS_SAMPLE", "load_data"]
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dlcheck.data._dataset_scan import DatasetScan, scan_dataset
+from dlcheck.data._paths import resolve_data_path
+from dlcheck.data._targets import count_classes
+from dlcheck.data.augment import check_augment_shape
+from dlcheck.data.bundle import DataBundle, Split, split_size
+from dlcheck.data.normalization import Normalization, normalization_from_tensor
+from dlcheck.data.split import split_indices
+from dlcheck.errors import DataError
+from dlcheck.recipe.schema import FILE_SOURCES, SYNTHETIC_SOURCES, DataConfig
+
+SOURCES = ("digits", *SYNTHETIC_SOURCES, *FILE_SOURCES, "factory")
+STATISTICS_SAMPLE = 2048  # Dataset items read for normalisation statistics (and labels, when not exposed)
+
+
+def _read_in_memory(
+    config: DataConfig, *, seed: int, directory: Path
+) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+    source = config.source
+    if source == "digits":
+        from dlcheck.data.digits import load_digits
+
+        images, labels, names = load_digits()
+        return torch.from_numpy(images), torch.from_numpy(labels), names
+    if source == "shapes":
+        from dlcheck.data.shapes import make_shapes
+
+        images, labels, names = make_shapes(
+            samples=config.samples, classes=config.classes, image_size=config.image_size, noise=config.noise, seed=seed
+        )
+        return torch.from_numpy(images), torch.from_numpy(labels), names
+    if source in ("spirals", "blobs", "moons", "xor"):
+        from dlcheck.data.synthetic import make_points
+
+        points, labels = make_points(
+            source, samples=config.samples, classes=config.classes, noise=config.noise, seed=seed
+        )
+        return torch.from_numpy(points), torch.from_numpy(labels), None
+    assert source is not None
+    path = resolve_data_path(config.path, directory=directory, source=source)
+    if source == "npz":
+        from dlcheck.data.array_files import read_npz
+
+        return read_npz(path, inputs_key=config.inputs, target_key=config.target)
+    if source == "pt":
+        from dlcheck.data.array_files import read_pt
+
+        return read_pt(path, inputs_key=config.inputs, target_key=config.target)
+    if source == "csv":
+        from dlcheck.data.csv_file import read_csv
+
+        return read_csv(path, features=config.features, target=config.target)
+    raise DataError(f"data.source: unknown source {source!r}; choose one of {', '.join(SOURCES)}")  # pragma: no cover
+
+
+def _labels_for_split(config: DataConfig, targets: torch.Tensor, num_classes: int | None) -> np.ndarray | None:
+    # Stratify only what has classes; regression targets get a plain random split.
+    return targets.numpy() if config.stratify and num_classes is not None else None
+
+
+def _from_tensors(
+    inputs: torch.Tensor, targets: torch.Tensor, names: list[str] | None, config: DataConfig, *, seed: int, source: str
+) -> DataBundle:
+    where = f"data.source: {source}"
+    if inputs.shape[0] != targets.shape[0]:
+        raise DataError(
+            f"{where}: {inputs.shape[0]} inputs but {targets.shape[0]} targets; both need one row per sample"
+        )
+    if inputs.shape[0] == 0:
+        raise DataError(f"{where}: the data hold no samples")
+    num_classes = count_classes([targets], names, where)
+    train_index, val_index = split_indices(
+        inputs.shape[0],
+        val_fraction=config.val_fraction,
+        seed=seed,
+        labels=_labels_for_split(config, targets, num_classes),
+    )
+    train_rows, val_rows = torch.from_numpy(train_index), torch.from_numpy(val_index)
+    train = (inputs[train_rows], targets[train_rows])  # (N_train, *input_shape), (N_train, ...)
+    val = (inputs[val_rows], targets[val_rows]) if len(val_index) else None
+    normalization = None
+    if config.normalize == "auto" and inputs.is_floating_point():
+        normalization = normalization_from_tensor(train[0])  # train split only: nothing leaks from val
+    return DataBundle(
+        train=train,
+        val=val,
+        input_shape=tuple(inputs.shape[1:]),
+        num_classes=num_classes,
+        class_names=names,
+        normalization=normalization,
+        source=source,
+    )
+
+
+def _from_image_folder(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
+    from dlcheck.data.image_folder import scan_image_folder
+
+    root = resolve_data_path(config.path, directory=directory, source="image_folder", folder=True)
+    dataset = scan_image_folder(root, image_size=config.image_size, grayscale=config.grayscale)
+    labels = dataset.targets.numpy() if config.stratify else None
+    train_index, val_index = split_indices(len(dataset), val_fraction=config.val_fraction, seed=seed, labels=labels)
+    train = dataset.subset(train_index)
+    val = dataset.subset(val_index) if len(val_index) else None
+    notes: list[str] = []
+    normalization = None
+    if config.normalize == "auto":
+        scan = scan_dataset(train, seed=seed, limit=STATISTICS_SAMPLE, statistics=True, where="data.path")
+        normalization = scan.normalization
+        if not scan.exhaustive:
+            notes.append(
+                f"normalisation statistics from a sample of {STATISTICS_SAMPLE} of {len(train)} training images"
+            )
+    return DataBundle(
+        train=train,
+        val=val,
+        input_shape=(dataset.channels, *dataset.size),
+        num_classes=len(dataset.classes),
+        class_names=list(dataset.classes),
+        normalization=normalization,
+        source="image_folder",
+        notes=notes,
+    )
+
+
+def _exposed_targets(dataset: Any) -> torch.Tensor | None:
+    # torchvision-style datasets expose all labels as `.targets`: exact class counts without reading samples.
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    try:
+        tensor = torch.as_tensor(np.asarray(targets))
+    except Exception:
+        return None
+    return tensor if tensor.ndim >= 1 and tensor.shape[0] == len(dataset) else None
+
+
+def _split_facts(
+    split: Split, *, name: str, seed: int, statistics: bool
+) -> tuple[tuple[int, ...], torch.Tensor, DatasetScan | None]:
+    if isinstance(split, tuple):
+        return tuple(split[0].shape[1:]), split[1], None
+    scan = scan_dataset(
+        split, seed=seed, limit=STATISTICS_SAMPLE, statistics=statistics, where=f"data.factory ({name})"
+    )
+    exposed = _exposed_targets(split)
+    return scan.input_shape, (exposed if exposed is not None else scan.targets), scan
+
+
+def _from_factory(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
+    from dlcheck.data.factory_source import load_factory
+
+    assert config.factory is not None
+    train, val = load_factory(config.factory, dict(config.args), directory=directory)
+    auto = config.normalize == "auto"
+    input_shape, train_targets, train_scan = _split_facts(train, name="train", seed=seed, statistics=auto)
+    all_targets = [train_targets]
+    notes: list[str] = []
+    if val is not None:
+        val_shape, val_targets, _ = _split_facts(val, name="val", seed=seed, statistics=False)
+        if val_shape != input_shape:
+            raise DataError(
+                f"data.factory: train inputs have shape {input_shape} but val inputs {val_shape}; they must match"
+            )
+        if val_targets.is_floating_point() != train_targets.is_floating_point():
+            raise DataError(
+                f"data.factory: train targets are {train_targets.dtype} but val targets {val_targets.dtype}; "
+                "use integer class labels in both (classification) or floats in both (regression)"
+            )
+        all_targets.append(val_targets)
+    names = getattr(train, "classes", None)
+    class_names = [str(name) for name in names] if isinstance(names, (list, tuple)) and names else None
+    num_classes = count_classes(all_targets, class_names, "data.factory")
+    exact = all(
+        isinstance(split, tuple) or _exposed_targets(split) is not None for split in (train, val) if split is not None
+    )
+    if num_classes is not None and not exact:
+        notes.append(
+            f"number of classes ({num_classes}) read from a sample of at most {STATISTICS_SAMPLE} items per split"
+        )
+    normalization: Normalization | None = None
+    if auto:
+        if isinstance(train, tuple):
+            normalization = normalization_from_tensor(train[0]) if train[0].is_floating_point() else None
+        else:
+            assert train_scan is not None
+            normalization = train_scan.normalization
+            if not train_scan.exhaustive:
+                notes.append(
+                    f"normalisation statistics from a sample of {STATISTICS_SAMPLE} of {split_size(train)} training items"
+                )
+        if normalization is None:
+            notes.append("integer inputs are not normalised")
+    return DataBundle(
+        train=train,
+        val=val,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        class_names=class_names,
+        normalization=normalization,
+        source="factory",
+        notes=notes,
+    )
+
+
+def load_data(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
+    """Load, split and describe the data named by a recipe's ``data`` section.
+
+    Parameters
+    ----------
+    config : DataConfig
+        The validated ``data`` section.
+    seed : int
+        The recipe seed; synthetic data, the split and any sampling each derive their own stream from it.
+    directory : pathlib.Path
+        The recipe's folder: relative ``data.path`` and factory modules are found there.
+
+    Returns
+    -------
+    DataBundle
+        Train and val splits (tensor pairs on the CPU, or Datasets), shapes, classes and the train-split
+        normalisation (not applied yet: the batcher applies it per batch on the device).
+
+    Raises
+    ------
+    DataError
+        For anything wrong with the data: missing files, unreadable cells, inconsistent shapes, augmentation
+        asked for non-image inputs, ...
+
+    Examples
+    --------
+    >>> from dlcheck.recipe.schema import DataConfig
+    >>> bundle = load_data(DataConfig(source="spirals", samples=300), seed=0, directory=Path("."))
+    >>> bundle.input_shape, bundle.num_classes, bundle.describe()["train_size"]
+    ((2,), 3, 240)
+    """
+    directory = Path(directory)
+    if config.factory is not None:
+        bundle = _from_factory(config, seed=seed, directory=directory)
+    elif config.source == "image_folder":
+        bundle = _from_image_folder(config, seed=seed, directory=directory)
+    else:
+        assert config.source is not None
+        inputs, targets, names = _read_in_memory(config, seed=seed, directory=directory)
+        bundle = _from_tensors(inputs, targets, names, config, seed=seed, source=config.source)
+    check_augment_shape(config.augment, bundle.input_shape)
+    return bundle
