@@ -8,12 +8,12 @@ expected and the fix, so the user never has to read our source to act on them.
 from __future__ import annotations
 
 __all__ = [
-    "DlcheckError",
-    "RecipeError",
-    "RecipeIssue",
     "DataError",
+    "DlcheckError",
     "InputError",
     "ModelError",
+    "RecipeError",
+    "RecipeIssue",
     "TrainingError",
 ]
 

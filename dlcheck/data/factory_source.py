@@ -26,18 +26,8 @@ Split = tuple[torch.Tensor, torch.Tensor] | Dataset
 
 
 def _resolve(spec: str, *, directory: Path, args: dict[str, Any]) -> Callable[..., Any]:
-    try:
-        from dlcheck.recipe.factory import resolve_factory
-    except ModuleNotFoundError as error:
-        if error.name != "dlcheck.recipe.factory":
-            raise
-        # TODO: remove this fallback once dlcheck.recipe.factory (written in parallel) is in the tree.
-        from dlcheck.model.factory_model import _resolve_factory_fallback
+    from dlcheck.recipe.factory import resolve_factory
 
-        try:
-            return _resolve_factory_fallback(spec, directory=directory, key=_KEY, args=args)
-        except DlcheckError as failure:  # the fallback speaks of models
-            raise DataError(str(failure)) from failure
     return resolve_factory(spec, directory=directory, key=_KEY, args=args)
 
 

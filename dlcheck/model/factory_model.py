@@ -9,8 +9,6 @@ from __future__ import annotations
 
 __all__ = ["build_factory_model"]
 
-import importlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,36 +62,6 @@ def build_factory_model(spec: str, args: dict[str, Any], *, directory: Path) -> 
 
 
 def _resolve(spec: str, *, directory: Path, args: dict[str, Any]) -> Callable[..., Any]:
-    try:
-        from dlcheck.recipe.factory import resolve_factory
-    except ModuleNotFoundError as error:
-        if error.name != "dlcheck.recipe.factory":
-            raise
-        # TODO: remove this fallback once dlcheck.recipe.factory (written in parallel) is in the tree.
-        resolve_factory = _resolve_factory_fallback
+    from dlcheck.recipe.factory import resolve_factory
+
     return resolve_factory(spec, directory=directory, key=_KEY, args=args)
-
-
-def _resolve_factory_fallback(spec: str, *, directory: Path, key: str, args: dict[str, Any]) -> Callable[..., Any]:
-    """Minimal stand-in for ``dlcheck.recipe.factory.resolve_factory`` (no signature check of ``args``)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ModelError(f"{key}: {spec!r} is not 'module:callable'; write e.g. 'my_models:make_net'")
-    # The recipe's folder goes first on the path for the import only, so the caller's sys.path is unchanged.
-    sys.path.insert(0, str(directory))
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        raise ModelError(
-            f"{key}: module {module_name!r} not found next to the recipe ({directory}) or on the Python path"
-        ) from error
-    finally:
-        sys.path.remove(str(directory))
-    target: Any = module
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ModelError(f"{key}: {module_name} has no attribute {attribute!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ModelError(f"{key}: {spec} is a {type(target).__name__}, not a callable")
-    return target

@@ -9,28 +9,28 @@ reported at once with the recipe's line numbers.
 from __future__ import annotations
 
 __all__ = [
-    "Recipe",
-    "DataConfig",
+    "ACTIVATION_TYPES",
+    "FILE_SOURCES",
+    "LAYER_TYPES",
+    "SYNTHETIC_SOURCES",
     "AugmentConfig",
-    "ModelConfig",
-    "InitConfig",
-    "LayerSpec",
-    "OptimizerConfig",
-    "ScheduleConfig",
-    "WarmupConfig",
-    "RegularizationConfig",
+    "CheckpointConfig",
+    "DataConfig",
     "EarlyStoppingConfig",
     "GradientClipConfig",
-    "TrainConfig",
-    "CheckpointConfig",
+    "InitConfig",
+    "LayerSpec",
     "LoggingConfig",
-    "LAYER_TYPES",
-    "ACTIVATION_TYPES",
-    "SYNTHETIC_SOURCES",
-    "FILE_SOURCES",
+    "ModelConfig",
+    "OptimizerConfig",
+    "Recipe",
+    "RegularizationConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "WarmupConfig",
 ]
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -269,11 +269,11 @@ class Residual(_Layer):
 
 
 LayerSpec = Annotated[
-    Union[
-        Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d, Dropout,
-        Dropout2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-        AdaptiveMaxPool2d, Flatten, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, SiLU, Tanh, Sigmoid, Residual,
-    ],
+    (
+        Linear | Conv1d | Conv2d | BatchNorm1d | BatchNorm2d | LayerNorm | GroupNorm | InstanceNorm2d | Dropout
+        | Dropout2d | MaxPool1d | MaxPool2d | AvgPool1d | AvgPool2d | AdaptiveAvgPool1d | AdaptiveAvgPool2d
+        | AdaptiveMaxPool2d | Flatten | ReLU | LeakyReLU | PReLU | ELU | SELU | GELU | SiLU | Tanh | Sigmoid | Residual
+    ),
     Field(discriminator="type"),
 ]
 Residual.model_rebuild()
@@ -324,6 +324,8 @@ class ModelConfig(_Strict):
 
 # ------------------------------------------------------------------------------------------- training
 
+NoDecay = Literal["bias", "norm"]
+_NO_DECAY_DEFAULT: tuple[NoDecay, ...] = ("bias", "norm")
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "radam", "adamax"]
 
 
@@ -339,8 +341,8 @@ class OptimizerConfig(_Strict):
     )
     eps: PositiveFloat | None = None
     weight_decay: NonNegativeFloat = Field(0.0, description="Decoupled for adamw, L2 otherwise.")
-    no_decay: list[Literal["bias", "norm"]] = Field(
-        default_factory=lambda: ["bias", "norm"], description="Parameters excluded from weight decay."
+    no_decay: list[NoDecay] = Field(
+        default_factory=lambda: list(_NO_DECAY_DEFAULT), description="Parameters excluded from weight decay."
     )
 
 

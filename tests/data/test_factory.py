@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dlcheck.data import LoaderBatcher, TensorBatcher, make_batcher
-from dlcheck.errors import DataError
+from dlcheck.errors import DataError, DlcheckError
 
 from .conftest import CPU, load
 
@@ -122,5 +122,5 @@ def test_factory_errors(tmp_path: Path, factory_module: str, function: str, mess
 
 
 def test_missing_factory_module(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data\.factory"):
+    with pytest.raises(DlcheckError, match=r"data\.factory"):
         load(tmp_path, factory="no_such_module_here:make")

@@ -1,0 +1,37 @@
+# Two commands for a new user: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.dlcheck-installed
+# torch is installed first, only when the venv has none: a bare `torch` requirement would pull a
+# multi-GB CUDA build. Set TORCH_SPEC (e.g. `make demo TORCH_SPEC=torch`) to choose another build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dlcheck train recipes/digits_mlp.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check dlcheck tests benchmarks
+	$(BIN)/ruff format --check dlcheck tests benchmarks
+	$(BIN)/mypy dlcheck
+
+format: $(STAMP)
+	$(BIN)/ruff format dlcheck tests benchmarks
+	$(BIN)/ruff check --fix dlcheck tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_loop.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,169 @@
+"""The ``dlcheck`` command line: parse options, call the library, hand the result to a renderer.
+
+Heavy imports (torch, scikit-image, tensorboard) happen inside the commands, so ``dlcheck --help``
+answers without loading them. Every :class:`~dlcheck.errors.DlcheckError` becomes a short message and
+exit code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+__all__ = ["app", "main"]
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dlcheck import __version__
+
+app = typer.Typer(
+    name="dlcheck",
+    help="A babysitter for deep-learning training runs: sanity checks, diagnosis and training from YAML recipes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+recipe_app = typer.Typer(help="Validate, show and document recipes.", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
+
+_state: dict[str, Any] = {"debug": False}
+
+RecipeArgument = Annotated[
+    Path, typer.Argument(help="Recipe file (YAML).", metavar="RECIPE", show_default=False)
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a recipe value, e.g. --set optimizer.lr=0.01 (repeatable; validated like the file).",
+        metavar="KEY=VALUE",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+# ----------------------------------------------------------------------------------------- recipes
+@recipe_app.command("check")
+def recipe_check(recipe: RecipeArgument, set_: SetOption = None) -> None:
+    """Validate a recipe: schema, cross-field rules and factory paths. Exit 2 on problems.
+
+    Example: dlcheck recipe check recipes/digits_mlp.yaml
+    """
+    from dlcheck.recipe import load_recipe
+    from dlcheck.report.console import stdout_console
+
+    loaded = load_recipe(recipe, set_ or ())
+    stdout_console().print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
+
+
+@recipe_app.command("show")
+def recipe_show(recipe: RecipeArgument, set_: SetOption = None) -> None:
+    """Print a recipe resolved: every default filled in, overrides applied.
+
+    Example: dlcheck recipe show recipes/digits_mlp.yaml --set optimizer.lr=0.01
+    """
+    from dlcheck.recipe import load_recipe, recipe_to_yaml
+
+    loaded = load_recipe(recipe, set_ or ())
+    typer.echo(recipe_to_yaml(loaded.recipe), nl=False)
+
+
+@recipe_app.command("schema")
+def recipe_schema() -> None:
+    """Print the recipe JSON schema (for editors and documentation)."""
+    import json
+
+    from dlcheck.recipe import recipe_json_schema
+
+    typer.echo(json.dumps(recipe_json_schema(), indent=2))
+
+
+# ---------------------------------------------------------------------------------------- training
+@app.command()
+def train(
+    recipe: RecipeArgument,
+    set_: SetOption = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Continue a run: `auto` (latest run of this recipe), a run directory or a checkpoint."),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Write the run here instead of logging.directory/NAME-TIME.")
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON summary of the run here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; only the final summary.")] = False,
+) -> None:
+    """Train a recipe on CPU or GPU; under torchrun on many GPUs.
+
+    Writes a run directory with the resolved recipe, TensorBoard scalars, a JSONL metrics log and
+    checkpoints. Ctrl-C stops at the next step with a checkpoint; --resume auto continues exactly.
+
+    Example: dlcheck train recipes/digits_mlp.yaml --set train.epochs=5
+    Many GPUs: torchrun --standalone --nproc_per_node=4 -m dlcheck train recipe.yaml
+    """
+    from dlcheck.recipe import load_recipe
+    from dlcheck.report.training import TrainingDisplay, write_train_json
+
+    loaded = load_recipe(recipe, set_ or ())
+    from dlcheck.train import Trainer
+
+    display = TrainingDisplay(quiet=quiet)
+    result = Trainer(loaded, events=display, resume=resume, run_directory=run_dir).run()
+    if json_path is not None:
+        write_train_json(result, json_path)
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point: run the app and map errors to exit codes."""
+    from dlcheck.errors import DlcheckError
+
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except DlcheckError as error:
+        if _state["debug"]:
+            raise
+        from dlcheck.report.console import render_error
+
+        render_error(error)
+        sys.exit(error.exit_code)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except KeyboardInterrupt:
+        if _state["debug"]:
+            raise
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as error:  # click's own usage errors and anything unexpected
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            sys.exit(2)
+        if isinstance(error, click.exceptions.Abort):
+            sys.stderr.write("aborted\n")
+            sys.exit(130)
+        raise

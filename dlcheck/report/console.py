@@ -1,0 +1,58 @@
+"""Consoles and error rendering shared by every command."""
+
+from __future__ import annotations
+
+__all__ = ["error_console", "render_error", "render_recipe_error", "stdout_console"]
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dlcheck.errors import DlcheckError, RecipeError
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def render_recipe_error(error: RecipeError, console: Console) -> None:
+    """All of a recipe's problems at once, one row each, in file order."""
+    issues = sorted(error.issues, key=lambda issue: (issue.source != error.source, issue.line or 0, issue.path))
+    count = len(issues)
+    console.print(
+        Text.assemble(
+            ("error: ", "bold red"),
+            (f"{error.source or 'recipe'}", "bold"),
+            f" has {count} problem{'s' if count != 1 else ''}",
+        )
+    )
+    table = Table.grid(padding=(0, 2), expand=False)
+    table.add_column("where", style="cyan", no_wrap=True)
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("problem", overflow="fold")
+    for issue in issues:
+        if issue.source and issue.source != error.source:
+            where = issue.source
+        else:
+            where = f"line {issue.line}" if issue.line is not None else ""
+        problem = Text(issue.message)
+        if issue.found is not None:
+            problem.append(f" (found {issue.found})", style="dim")
+        if issue.hint:
+            problem.append(f"\n{issue.hint}", style="green")
+        table.add_row(where, issue.path or "(top level)", problem)
+    console.print(table)
+
+
+def render_error(error: DlcheckError, console: Console | None = None) -> None:
+    """Print a user error without a traceback (``--debug`` shows it)."""
+    console = console or error_console()
+    if isinstance(error, RecipeError):
+        render_recipe_error(error, console)
+    else:
+        console.print(Text.assemble(("error: ", "bold red"), str(error)))
+    console.print("[dim](run with --debug for the traceback)[/dim]")

@@ -1,0 +1,369 @@
+"""Everything a run needs before its first step, built in the order errors should surface.
+
+Cheap checks first (devices, precision, batch split, the resume checkpoint), then data, then the model,
+so a bad option fails in milliseconds rather than after loading data. :class:`TrainingSetup` also owns
+the few stateful side jobs of the loop (logging, checkpoints, best-epoch tracking) so the loop in
+:mod:`dlcheck.train.trainer` reads as the algorithm.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Progress", "TrainingSetup", "build_training_setup"]
+
+import json
+import math
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlcheck import __version__
+from dlcheck.errors import InputError, ModelError
+from dlcheck.recipe import LoadedRecipe, recipe_to_yaml
+from dlcheck.recipe.schema import GradientClipConfig
+from dlcheck.train.checkpoint import RunDirectory, find_resume_checkpoint, load_checkpoint, save_checkpoint
+from dlcheck.train.events import RunInfo
+from dlcheck.train.loggers import MetricLogger
+from dlcheck.train.runtime import DistributedContext, Precision, resolve_device, resolve_precision, setup_distributed
+
+
+@dataclass
+class Progress:
+    """Where the run is; saved in every checkpoint so a resumed run continues exactly."""
+
+    epoch: int = 0  # next epoch to run (0-based) == epochs completed
+    batch: int = 0  # next batch of that epoch (> 0 only after a mid-epoch stop)
+    step: int = 0  # optimiser steps taken
+    loss_sum: float = 0.0  # partial-epoch sums, so a mid-epoch resume reports the same epoch loss
+    correct: int = 0
+    seen: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def update(self, **values: Any) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+def _target_shape(data: Any) -> tuple[int, ...]:
+    if isinstance(data, tuple):
+        return tuple(data[1].shape[1:])
+    target = data[0][1]
+    return tuple(torch.as_tensor(target).shape)
+
+
+class TrainingSetup:
+    """The objects of one run and the side jobs around the loop."""
+
+    def __init__(self, loaded: LoadedRecipe, *, resume: str | None, run_directory: Path | None) -> None:
+        # Imported here so that `import dlcheck.train` stays light for the CLI.
+        from dlcheck.data import load_data, make_batcher
+        from dlcheck.model import build_model, check_output_shape, summarize_model
+        from dlcheck.train.early_stopping import EarlyStopping, resolve_mode
+        from dlcheck.train.optimizers import build_optimizer, describe_param_groups
+        from dlcheck.train.schedules import LearningRateController
+
+        recipe = loaded.recipe
+        self.recipe = recipe
+        self.context: DistributedContext = setup_distributed(recipe.device)
+        self.device = resolve_device(recipe.device, self.context)
+        self.precision: Precision = resolve_precision(recipe.train.precision, self.device)
+
+        # The global batch is split over processes and accumulation steps (research A3, rule 1).
+        world, accumulation = self.context.world_size, recipe.train.gradient_accumulation
+        if recipe.train.batch_size % (world * accumulation):
+            raise InputError(
+                f"train.batch_size = {recipe.train.batch_size} is the global batch and must divide evenly over "
+                f"{world} process(es) x {accumulation} accumulation step(s); choose a multiple of {world * accumulation}."
+            )
+        self.micro_batch_size = recipe.train.batch_size // (world * accumulation)
+
+        resume_state: dict[str, Any] | None = None
+        resumed_from: Path | None = None
+        base = Path(recipe.logging.directory)
+        if resume is not None:
+            resumed_from = find_resume_checkpoint(resume, runs_directory=base, name=recipe.name)
+            resume_state = load_checkpoint(resumed_from)
+            _check_compatible(resume_state, loaded, resumed_from)
+
+        # Dropout draws from the global generator; seed it per rank and save its state in checkpoints.
+        torch.manual_seed(recipe.seed + self.context.rank)
+
+        self.data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
+        if is_classification(recipe.loss) and self.data.num_classes is None:
+            raise ModelError(
+                f"loss: {recipe.loss} needs integer class labels, but the data ({self.data.source}) has "
+                "real-valued targets; use `loss: mse` (or l1/huber) for regression."
+            )
+        self.model = build_model(recipe.model, self.data.input_shape, seed=recipe.seed, directory=loaded.directory)
+        self.summary = summarize_model(self.model, self.data.input_shape)
+        check_output_shape(
+            self.summary.output_shape,
+            num_classes=self.data.num_classes,
+            loss=recipe.loss,
+            target_shape=_target_shape(self.data.train),
+        )
+        self.model.to(self.device)
+        self.forward_model: torch.nn.Module = self.model
+        if recipe.train.compile:
+            self.forward_model = torch.compile(self.model)  # type: ignore[assignment]
+        self.ddp = self.context.is_distributed
+        if self.ddp:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = DistributedDataParallel(self.forward_model, device_ids=ids)
+
+        self.optimizer = build_optimizer(self.model, recipe.optimizer)
+        self.scaler = self.precision.make_scaler()
+        normalization = self.data.normalization
+        self.train_batcher = make_batcher(
+            self.data.train,
+            batch_size=self.micro_batch_size,
+            shuffle=True,
+            seed=recipe.seed,
+            device=self.device,
+            augment=recipe.data.augment,
+            normalization=normalization,
+            loader=recipe.data.loader,
+            num_workers=recipe.data.num_workers,
+            rank=self.context.rank,
+            world_size=world,
+            drop_last=self.ddp,  # every rank must take the same number of steps
+        )
+        if len(self.train_batcher) == 0:
+            raise InputError(
+                f"train.batch_size = {recipe.train.batch_size} leaves no full batch for each of {world} process(es) "
+                "in the training split; use a smaller batch size."
+            )
+        self.val_batcher = None
+        if self.data.val is not None:
+            self.val_batcher = make_batcher(
+                self.data.val,
+                batch_size=max(self.micro_batch_size, 256),
+                shuffle=False,
+                seed=recipe.seed,
+                device=self.device,
+                normalization=normalization,
+                loader=recipe.data.loader,
+                num_workers=recipe.data.num_workers,
+                rank=self.context.rank,
+                world_size=world,
+            )
+        batches = len(self.train_batcher)
+        self.steps_per_epoch = math.ceil(batches / accumulation)
+        self.learning_rate = LearningRateController(
+            self.optimizer,
+            recipe.schedule,
+            base_lr=recipe.optimizer.lr,
+            steps_per_epoch=self.steps_per_epoch,
+            total_epochs=recipe.train.epochs,
+        )
+        self.early_stopping = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
+        if recipe.early_stopping is not None:
+            self.monitor = recipe.early_stopping.monitor
+        else:
+            self.monitor = "val/loss" if self.val_batcher is not None else "train/loss"
+        self._maximize = resolve_mode(self.monitor, "auto") == "max"
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+
+        self.progress = Progress()
+        if resume_state is not None:
+            from dlcheck.train.state import restore_state
+
+            restore_state(self, resume_state)
+
+        # Rank 0 chooses the run directory and tells the others (hydra#2070 is what happens otherwise).
+        self.run: RunDirectory | None = None
+        self.logger: MetricLogger | None = None
+        chosen: str | None = None
+        if self.context.is_main:
+            if resumed_from is not None:
+                self.run = RunDirectory(resumed_from.parent.parent)
+            elif run_directory is not None:
+                run_directory.joinpath("checkpoints").mkdir(parents=True, exist_ok=True)
+                self.run = RunDirectory(run_directory)
+            else:
+                self.run = RunDirectory.create(base, recipe.name)
+            chosen = str(self.run.path)
+            self._write_run_files(loaded, resumed_from)
+            self.logger = MetricLogger(
+                self.run.path,
+                tensorboard=recipe.logging.tensorboard,
+                resume_step=self.progress.step if resume_state is not None else None,
+            )
+        chosen = self.context.broadcast(chosen)
+        self.run_path = Path(chosen) if chosen else None
+
+        self.info = RunInfo(
+            name=recipe.name,
+            run_directory=self.run_path,
+            device=str(self.device),
+            precision=self.precision.name,
+            world_size=world,
+            seed=recipe.seed,
+            epochs=recipe.train.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            batches_per_epoch=batches,
+            batch_size=recipe.train.batch_size,
+            per_process_batch_size=self.micro_batch_size,
+            gradient_accumulation=accumulation,
+            data=self.data.describe(),
+            model_summary=self.summary,
+            optimizer=recipe.optimizer.name,
+            parameter_groups=describe_param_groups(self.optimizer),
+            loader=type(self.train_batcher).__name__,
+            resumed_from=resumed_from,
+            start_epoch=self.progress.epoch,
+            start_batch=self.progress.batch,
+        )
+
+    # ------------------------------------------------------------------------------- loop side jobs
+    def l1_penalty(self) -> torch.Tensor:
+        from dlcheck.train.regularization import l1_penalty
+
+        return l1_penalty(self.model)
+
+    def clip(self, config: GradientClipConfig) -> float:
+        from dlcheck.train.regularization import clip_gradients
+
+        return clip_gradients(self.model.parameters(), config)
+
+    def gradient_norm(self) -> float:
+        from dlcheck.train.regularization import gradient_norm
+
+        return gradient_norm(self.model.parameters())
+
+    def max_norm(self, value: float) -> None:
+        from dlcheck.train.regularization import apply_max_norm
+
+        apply_max_norm(self.model, value)
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.logger is not None:
+            self.logger.log(record)
+
+    def update_early_stopping(self, epoch: int, metrics: dict[str, float]) -> tuple[bool, bool]:
+        """Return (improved, stop). Tracks the best epoch even without early stopping (for best.pt)."""
+        if self.early_stopping is not None:
+            decision = self.early_stopping.update(epoch + 1, metrics)
+            if decision.improved:
+                self.early_stopping.remember(self.model)
+                self.best_value, self.best_epoch = metrics.get(self.monitor), epoch + 1
+            return decision.improved, decision.stop
+        value = metrics.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return False, False
+        better = self.best_value is None or (value > self.best_value if self._maximize else value < self.best_value)
+        if better:
+            self.best_value, self.best_epoch = value, epoch + 1
+        return better, False
+
+    def early_stopping_message(self) -> str:
+        stopping = self.recipe.early_stopping
+        assert stopping is not None
+        return (
+            f"{stopping.monitor} did not improve for {stopping.patience} epochs"
+            + (f" (by more than {stopping.min_delta:g})" if stopping.min_delta else "")
+            + f"; best {self.best_value:.4g} at epoch {self.best_epoch}"
+        )
+
+    def restore_best_if_asked(
+        self, history: list[dict[str, float]]
+    ) -> tuple[int | None, dict[str, float] | None, bool]:
+        """Load early stopping's best weights when the recipe asks; return (epoch, metrics, restored)."""
+        best_metrics = None
+        if self.best_epoch is not None:
+            best_metrics = next((row for row in history if row.get("epoch") == self.best_epoch), None)
+        stopping = self.recipe.early_stopping
+        restored = False
+        if self.early_stopping is not None and stopping is not None and stopping.restore_best:
+            state = self.early_stopping.best_state
+            if state is not None:
+                self.model.load_state_dict(state)
+                restored = True
+        return self.best_epoch, best_metrics, restored
+
+    def save_last(self, state: dict[str, Any]) -> None:
+        if self.run is not None:
+            save_checkpoint(self.run.last_checkpoint, state)
+
+    def save_epoch(self, state: dict[str, Any], *, epoch: int, improved: bool) -> None:
+        if self.run is None:
+            return
+        config = self.recipe.checkpoint
+        save_checkpoint(self.run.last_checkpoint, state)
+        if epoch % config.every_epochs == 0:
+            save_checkpoint(self.run.epoch_checkpoint(epoch), state)
+            self.run.prune_epoch_checkpoints(config.keep_last)
+        if improved and config.save_best:
+            save_checkpoint(self.run.best_checkpoint, state)
+
+    def last_good_checkpoint(self) -> Path | None:
+        if self.run is not None and self.run.last_checkpoint.is_file():
+            return self.run.last_checkpoint
+        return None
+
+    def close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+        self.context.shutdown()
+
+    def _write_run_files(self, loaded: LoadedRecipe, resumed_from: Path | None) -> None:
+        assert self.run is not None
+        self.run.path.joinpath("recipe.yaml").write_text(recipe_to_yaml(self.recipe), encoding="utf-8")
+        facts = {
+            "name": self.recipe.name,
+            "recipe_file": str(loaded.path),
+            "overrides": list(loaded.overrides),
+            "seed": self.recipe.seed,
+            "world_size": self.context.world_size,
+            "batch_size": self.recipe.train.batch_size,
+            "per_process_batch_size": self.micro_batch_size,
+            "gradient_accumulation": self.recipe.train.gradient_accumulation,
+            "device": str(self.device),
+            "precision": self.precision.name,
+            "resumed_from": str(resumed_from) if resumed_from else None,
+            "command": sys.argv,
+            "versions": {
+                "dlcheck": __version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+                "cuda": torch.version.cuda,
+            },
+        }
+        name = "run.json" if resumed_from is None else f"run-resumed-step{self.progress.step}.json"
+        self.run.path.joinpath(name).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+
+def is_classification(loss: str) -> bool:
+    from dlcheck.train.losses import is_classification_loss
+
+    return is_classification_loss(loss)
+
+
+def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path) -> None:
+    """Refuse to resume into a different model or data (nanoGPT forces the model args to match)."""
+    from dlcheck.recipe import parse_recipe
+
+    saved = parse_recipe(state["recipe"], source=f"{path} (saved recipe)", check_factories=False).recipe
+    current = loaded.recipe
+    for section in ("model", "data", "loss", "seed"):
+        if getattr(saved, section) != getattr(current, section):
+            raise InputError(
+                f"--resume: the checkpoint {path} was trained with a different `{section}` section than "
+                f"{loaded.path}; resuming would not continue the same run. Use the recipe saved in "
+                f"{path.parent.parent / 'recipe.yaml'}, or start a new run without --resume."
+            )
+    if state.get("world_size", 1) != int(__import__("os").environ.get("WORLD_SIZE", "1")):
+        raise InputError(
+            f"--resume: {path} was written by a run with {state.get('world_size')} process(es); resume it with the "
+            "same number (the data shards and accumulation depend on it)."
+        )
+
+
+def build_training_setup(loaded: LoadedRecipe, *, resume: str | None, run_directory: Path | None) -> TrainingSetup:
+    return TrainingSetup(loaded, resume=resume, run_directory=run_directory)

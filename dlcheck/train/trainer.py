@@ -1,0 +1,315 @@
+"""The training loop of ``dlcheck train``.
+
+Written out in full, in the order it runs (the nanoGPT habit), with the few things a good hand-written
+loop does and a naive one forgets:
+
+- in-memory data is sliced from device tensors, not collated sample by sample (research A7);
+- ``train.batch_size`` is the *global* batch: it is split over processes and accumulation steps, so a
+  recipe means the same thing on 1 CPU and on N GPUs (nanoGPT; research A3);
+- epoch losses are sums over samples divided by the count, not means of batch means;
+- the loss is checked for NaN/inf on the device every step without a host sync, and read back every
+  ``logging.every_steps`` steps, so a blow-up is named at its exact step at no cost to speed;
+- a stop request (Ctrl-C, SIGTERM) is honoured at the next optimiser step with a checkpoint that resumes
+  exactly: data order and augmentation are functions of (seed, epoch, batch), the RNG state is saved.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TrainResult", "Trainer", "train"]
+
+import contextlib
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlcheck.recipe import LoadedRecipe
+from dlcheck.train.events import EpochRecord, StepRecord, TrainingEvents
+from dlcheck.train.losses import build_loss, count_correct, is_classification_loss
+from dlcheck.train.setup import TrainingSetup, build_training_setup
+from dlcheck.train.state import capture_state
+
+
+@dataclass
+class TrainResult:
+    """How a run ended and what it reached."""
+
+    name: str
+    status: str  # completed | early_stopped | max_steps | interrupted | non_finite
+    message: str
+    run_directory: Path | None
+    epochs_completed: int
+    global_step: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    best_metrics: dict[str, float] | None = None
+    monitor: str | None = None
+    last_checkpoint: Path | None = None
+    restored_best: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("completed", "early_stopped", "max_steps")
+
+
+class Trainer:
+    """Train one recipe. ``run()`` returns a :class:`TrainResult`; nothing is printed."""
+
+    def __init__(
+        self,
+        loaded: LoadedRecipe,
+        *,
+        events: TrainingEvents | None = None,
+        resume: str | None = None,
+        run_directory: Path | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.loaded = loaded
+        self.recipe = loaded.recipe
+        self.events = events or TrainingEvents()
+        self.resume = resume
+        self.requested_run_directory = run_directory
+        self.handle_signals = handle_signals
+        self._stop_requested = False
+        self._interrupts = 0
+
+    # ------------------------------------------------------------------------------------------ control
+    def request_stop(self) -> None:
+        """Finish the current optimiser step, write a checkpoint and return (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._interrupts += 1
+        if self._interrupts > 1:  # a second Ctrl-C means "now"
+            raise KeyboardInterrupt
+        self.request_stop()
+
+    # ---------------------------------------------------------------------------------------------- run
+    def run(self) -> TrainResult:
+        previous_handlers: dict[int, Any] = {}
+        if self.handle_signals:
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    previous_handlers[signum] = signal.signal(signum, self._on_signal)
+        setup: TrainingSetup | None = None
+        try:
+            setup = build_training_setup(self.loaded, resume=self.resume, run_directory=self.requested_run_directory)
+            return self._train(setup)
+        finally:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+            if setup is not None:
+                setup.close()
+
+    def _train(self, s: TrainingSetup) -> TrainResult:
+        recipe = self.recipe
+        started = time.perf_counter()
+        loss_function = build_loss(recipe.loss, label_smoothing=recipe.regularization.label_smoothing)
+        classification = is_classification_loss(recipe.loss)
+        accumulation = recipe.train.gradient_accumulation
+        batches = len(s.train_batcher)
+        l1 = recipe.regularization.l1
+        clip = recipe.train.gradient_clip
+        every_steps = recipe.logging.every_steps
+        device = s.device
+
+        progress = s.progress
+        self.events.on_start(s.info)
+        status, message = "completed", f"trained {recipe.train.epochs} epochs"
+
+        # The first non-finite step, kept on the device: -1 while all is well (no host sync per step).
+        first_bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        window_loss = torch.zeros((), device=device)
+        window_batches = 0
+        last_grad_norm: float | None = None
+
+        for epoch in range(progress.epoch, recipe.train.epochs):
+            epoch_started = time.perf_counter()
+            s.model.train()
+            start_batch = progress.batch if epoch == progress.epoch else 0
+            loss_sum = torch.tensor(progress.loss_sum if start_batch else 0.0, device=device, dtype=torch.float64)
+            correct = torch.tensor(progress.correct if start_batch else 0, device=device, dtype=torch.long)
+            seen = progress.seen if start_batch else 0
+            self.events.on_epoch_start(epoch, batches, start_batch)
+            stop_now = False
+
+            for batch_index, (inputs, targets) in enumerate(s.train_batcher.epoch(epoch, start_batch), start_batch):
+                group_start = batch_index - batch_index % accumulation
+                group_size = min(accumulation, batches - group_start)
+                steps_optimizer = batch_index + 1 == group_start + group_size
+                # Under DDP, skip the gradient all-reduce on accumulation micro-steps (research A3 rule 5).
+                sync = contextlib.nullcontext() if steps_optimizer or not s.ddp else s.forward_model.no_sync()
+                with sync:
+                    with s.precision.autocast():
+                        outputs = s.forward_model(inputs)  # (B, C) logits or (B, ...) predictions
+                        loss = loss_function(outputs, targets)
+                        total = loss + l1 * s.l1_penalty() if l1 else loss
+                    s.scaler.scale(total / group_size).backward()
+
+                detached = loss.detach()
+                count = inputs.shape[0]
+                loss_sum += detached.double() * count
+                window_loss += detached
+                window_batches += 1
+                seen += count
+                if classification:
+                    correct += count_correct(outputs.detach(), targets, recipe.loss)
+                first_bad_step = torch.where(
+                    (first_bad_step < 0) & ~torch.isfinite(detached), progress.step + 1, first_bad_step
+                )
+                self.events.on_batch(epoch, batch_index)
+                if not steps_optimizer:
+                    continue
+
+                # ---- optimiser step
+                if clip is not None:
+                    s.scaler.unscale_(s.optimizer)
+                    last_grad_norm = s.clip(clip)
+                elif progress.step % every_steps == every_steps - 1:
+                    s.scaler.unscale_(s.optimizer)
+                    last_grad_norm = s.gradient_norm()
+                s.scaler.step(s.optimizer)
+                s.scaler.update()
+                s.optimizer.zero_grad(set_to_none=True)
+                if recipe.regularization.max_norm is not None:
+                    s.max_norm(recipe.regularization.max_norm)
+                progress.step += 1
+                s.learning_rate.on_step_end(progress.step)
+
+                if progress.step % every_steps == 0:
+                    bad = int(first_bad_step.item())  # the one host sync per logging window
+                    if bad >= 0:
+                        stop_now = True
+                        status, message = "non_finite", self._non_finite_message(bad, epoch, s)
+                        break
+                    step_metrics = {
+                        "train/loss": window_loss.item() / max(window_batches, 1),
+                        "lr": s.learning_rate.current_lr,
+                    }
+                    if last_grad_norm is not None:
+                        step_metrics["train/grad_norm"] = last_grad_norm
+                    window_loss.zero_()
+                    window_batches = 0
+                    s.log({"kind": "step", "step": progress.step, "epoch": epoch, **step_metrics})
+                    self.events.on_step(StepRecord(progress.step, epoch, batch_index, step_metrics))
+
+                if self._stop_requested_everywhere(s):
+                    progress.update(epoch=epoch, batch=batch_index + 1, loss_sum=loss_sum.item(), correct=int(correct.item()), seen=seen)
+                    s.save_last(capture_state(s, progress))
+                    stop_now = True
+                    status = "interrupted"
+                    message = (
+                        f"stopped at step {progress.step} (epoch {epoch + 1}, batch {batch_index + 1}/{batches}); "
+                        f"resume with --resume auto"
+                    )
+                    break
+                if recipe.train.max_steps is not None and progress.step >= recipe.train.max_steps:
+                    stop_now = True
+                    status, message = "max_steps", f"reached train.max_steps = {recipe.train.max_steps}"
+                    break
+
+            if status in ("non_finite", "interrupted"):
+                break
+            bad = int(first_bad_step.item())
+            if bad >= 0:
+                status, message = "non_finite", self._non_finite_message(bad, epoch, s)
+                break
+
+            # ---- end of epoch: reduce over processes, validate, schedule, early-stop, checkpoint
+            totals = s.context.all_reduce_sum(torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=device, dtype=torch.float64)]))
+            metrics: dict[str, float] = {"train/loss": float(totals[0] / totals[2])}
+            if classification:
+                metrics["train/accuracy"] = float(totals[1] / totals[2])
+            metrics.update(self._evaluate(s, loss_function, classification))
+            metrics["lr"] = s.learning_rate.current_lr
+            s.learning_rate.on_epoch_end(epoch, metrics)
+            improved, stop_early = s.update_early_stopping(epoch, metrics)
+            seconds = time.perf_counter() - epoch_started
+            row = {"epoch": epoch + 1, "step": progress.step, **metrics, "seconds": seconds}
+            progress.history.append(row)
+            progress.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
+            s.log({"kind": "epoch", "step": progress.step, "epoch": epoch + 1, **metrics})
+            s.save_epoch(capture_state(s, progress), epoch=epoch + 1, improved=improved)
+            self.events.on_epoch_end(EpochRecord(epoch + 1, progress.step, seconds, metrics, improved))
+            if stop_early:
+                status = "early_stopped"
+                message = s.early_stopping_message()
+                break
+            if stop_now:
+                break
+
+        return self._finish(s, status, message, started)
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _stop_requested_everywhere(self, s: TrainingSetup) -> bool:
+        if not s.context.is_distributed:
+            return self._stop_requested
+        # Ranks see a signal at different steps; agree on one so no rank waits on a collective alone.
+        flag = torch.tensor([1.0 if self._stop_requested else 0.0], device=s.device)
+        return bool(s.context.all_reduce_sum(flag).item() > 0)
+
+    @torch.no_grad()
+    def _evaluate(self, s: TrainingSetup, loss_function: Any, classification: bool) -> dict[str, float]:
+        if s.val_batcher is None:
+            return {}
+        s.model.eval()
+        loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
+        correct = torch.zeros((), device=s.device, dtype=torch.long)
+        seen = 0
+        for inputs, targets in s.val_batcher.epoch(0):
+            with s.precision.autocast():
+                outputs = s.model(inputs)
+                loss_sum += loss_function(outputs, targets, reduction="sum").double()
+            if classification:
+                correct += count_correct(outputs, targets, self.recipe.loss)
+            seen += inputs.shape[0]
+        totals = s.context.all_reduce_sum(
+            torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=s.device, dtype=torch.float64)])
+        )
+        metrics = {"val/loss": float(totals[0] / totals[2])}
+        if classification:
+            metrics["val/accuracy"] = float(totals[1] / totals[2])
+        s.model.train()
+        return metrics
+
+    def _non_finite_message(self, step: int, epoch: int, s: TrainingSetup) -> str:
+        kept = s.last_good_checkpoint()
+        where = f"the last good checkpoint is {kept}" if kept else "no checkpoint was written before it"
+        return (
+            f"the training loss became NaN or infinite at step {step} (epoch {epoch + 1}); training stopped and "
+            f"{where}. Try a lower optimizer.lr (dlcheck lr-find), train.gradient_clip: {{max_norm: 1.0}}, "
+            "or check the data for non-finite values."
+        )
+
+    def _finish(self, s: TrainingSetup, status: str, message: str, started: float) -> TrainResult:
+        progress = s.progress
+        best_epoch, best_metrics, restored = s.restore_best_if_asked(progress.history)
+        final = dict(progress.history[-1]) if progress.history else {}
+        result = TrainResult(
+            name=self.recipe.name,
+            status=status,
+            message=message,
+            run_directory=s.run_path,
+            epochs_completed=progress.epoch,
+            global_step=progress.step,
+            seconds=time.perf_counter() - started,
+            history=list(progress.history),
+            final_metrics={k: v for k, v in final.items() if k not in ("epoch", "step", "seconds")},
+            best_epoch=best_epoch,
+            best_metrics=best_metrics,
+            monitor=s.monitor,
+            last_checkpoint=s.last_good_checkpoint(),
+            restored_best=restored,
+        )
+        self.events.on_end(result)
+        return result
+
+
+def train(loaded: LoadedRecipe, **options: Any) -> TrainResult:
+    """Train ``loaded`` and return the result; see :class:`Trainer` for the options."""
+    return Trainer(loaded, **options).run()
