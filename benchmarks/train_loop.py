@@ -75,7 +75,13 @@ def _model(inputs: int, hidden: list[int], classes: int, seed: int) -> nn.Module
 
 
 def run_hand_written(
-    x: torch.Tensor, y: torch.Tensor, hidden: list[int], batch_size: int, epochs: int, device: torch.device, loader: bool
+    x: torch.Tensor,
+    y: torch.Tensor,
+    hidden: list[int],
+    batch_size: int,
+    epochs: int,
+    device: torch.device,
+    loader: bool,
 ) -> tuple[float, int]:
     classes = int(y.max()) + 1
     model = _model(x[0].numel(), hidden, classes, seed=0).to(device)
@@ -141,7 +147,11 @@ def main() -> int:
             x = bundle.normalization.apply(x)
         classes = bundle.num_classes or 2
         text = _recipe_text(data, hidden, batch_size, epochs, classes, args.device)
-        rates: dict[str, list[float]] = {"dlcheck train": [], "hand-written (DataLoader)": [], "hand-written (slicing)": []}
+        rates: dict[str, list[float]] = {
+            "dlcheck train": [],
+            "hand-written (DataLoader)": [],
+            "hand-written (slicing)": [],
+        }
         for _ in range(args.repeats):  # interleaved, so drift hits every loop alike
             seconds, steps = run_dlcheck(text, directory)
             rates["dlcheck train"].append(steps / seconds)

@@ -30,9 +30,7 @@ app.add_typer(recipe_app, name="recipe")
 
 _state: dict[str, Any] = {"debug": False}
 
-RecipeArgument = Annotated[
-    Path, typer.Argument(help="Recipe file (YAML).", metavar="RECIPE", show_default=False)
-]
+RecipeArgument = Annotated[Path, typer.Argument(help="Recipe file (YAML).", metavar="RECIPE", show_default=False)]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(

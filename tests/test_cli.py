@@ -137,8 +137,14 @@ def test_debug_shows_the_traceback(tmp_path: Path, capsys, monkeypatch) -> None:
 
 def test_fp16_on_cpu_exits_2_with_the_reason(tmp_path: Path, capsys, monkeypatch) -> None:
     code, _, err = run_cli(
-        capsys, monkeypatch, "train", str(ROOT / "recipes" / "spirals_mlp.yaml"),
-        "--set", "device=cpu", "--set", "train.precision=fp16-mixed",
+        capsys,
+        monkeypatch,
+        "train",
+        str(ROOT / "recipes" / "spirals_mlp.yaml"),
+        "--set",
+        "device=cpu",
+        "--set",
+        "train.precision=fp16-mixed",
     )
     assert code == 2
     assert "fp16-mixed" in err and "bf16" in err
@@ -165,8 +171,19 @@ def test_every_bundled_recipe_trains_shortened(recipe: Path, tmp_path: Path, cap
         extra = ["--set", f"data.path={tmp_path / 'images'}", "--set", "data.num_workers=0"]
     report = tmp_path / "report.json"
     code, out, err = run_cli(
-        capsys, monkeypatch, "train", str(recipe), "--set", "train.epochs=1", "--set", "device=cpu",
-        "--set", "logging.tensorboard=false", "--json", str(report), *extra,
+        capsys,
+        monkeypatch,
+        "train",
+        str(recipe),
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "device=cpu",
+        "--set",
+        "logging.tensorboard=false",
+        "--json",
+        str(report),
+        *extra,
     )
     assert code == 0, err + out
     summary = json.loads(report.read_text())
@@ -184,7 +201,11 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_auto_finishes(tmp_path: Path) -> 
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "dlcheck", "train", str(recipe), "--quiet"],
-        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     metrics = None
@@ -202,9 +223,22 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_auto_finishes(tmp_path: Path) -> 
     checkpoint = metrics.parent / "checkpoints" / "last.pt"
     assert checkpoint.is_file()
     completed = subprocess.run(
-        [sys.executable, "-m", "dlcheck", "train", str(recipe), "--quiet", "--resume", "auto",
-         "--set", "train.max_steps=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "dlcheck",
+            "train",
+            str(recipe),
+            "--quiet",
+            "--resume",
+            "auto",
+            "--set",
+            "train.max_steps=1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     # max_steps=1 is already behind us: the resumed run stops at once, in the same run directory.
     assert completed.returncode == 0, completed.stderr

@@ -107,7 +107,9 @@ class DataConfig(_Strict):
     @model_validator(mode="after")
     def _one_origin(self) -> DataConfig:
         if (self.source is None) == (self.factory is None):
-            raise ValueError("give exactly one of `source` (a built-in or file source) or `factory` ('module:callable')")
+            raise ValueError(
+                "give exactly one of `source` (a built-in or file source) or `factory` ('module:callable')"
+            )
         return self
 
 
@@ -270,18 +272,60 @@ class Residual(_Layer):
 
 LayerSpec = Annotated[
     (
-        Linear | Conv1d | Conv2d | BatchNorm1d | BatchNorm2d | LayerNorm | GroupNorm | InstanceNorm2d | Dropout
-        | Dropout2d | MaxPool1d | MaxPool2d | AvgPool1d | AvgPool2d | AdaptiveAvgPool1d | AdaptiveAvgPool2d
-        | AdaptiveMaxPool2d | Flatten | ReLU | LeakyReLU | PReLU | ELU | SELU | GELU | SiLU | Tanh | Sigmoid | Residual
+        Linear
+        | Conv1d
+        | Conv2d
+        | BatchNorm1d
+        | BatchNorm2d
+        | LayerNorm
+        | GroupNorm
+        | InstanceNorm2d
+        | Dropout
+        | Dropout2d
+        | MaxPool1d
+        | MaxPool2d
+        | AvgPool1d
+        | AvgPool2d
+        | AdaptiveAvgPool1d
+        | AdaptiveAvgPool2d
+        | AdaptiveMaxPool2d
+        | Flatten
+        | ReLU
+        | LeakyReLU
+        | PReLU
+        | ELU
+        | SELU
+        | GELU
+        | SiLU
+        | Tanh
+        | Sigmoid
+        | Residual
     ),
     Field(discriminator="type"),
 ]
 Residual.model_rebuild()
 
 LAYER_TYPES = (
-    "linear", "conv1d", "conv2d", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "instancenorm2d",
-    "dropout", "dropout2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "adaptive_avgpool1d",
-    "adaptive_avgpool2d", "adaptive_maxpool2d", "flatten", *ACTIVATION_TYPES, "residual",
+    "linear",
+    "conv1d",
+    "conv2d",
+    "batchnorm1d",
+    "batchnorm2d",
+    "layernorm",
+    "groupnorm",
+    "instancenorm2d",
+    "dropout",
+    "dropout2d",
+    "maxpool1d",
+    "maxpool2d",
+    "avgpool1d",
+    "avgpool2d",
+    "adaptive_avgpool1d",
+    "adaptive_avgpool2d",
+    "adaptive_maxpool2d",
+    "flatten",
+    *ACTIVATION_TYPES,
+    "residual",
 )
 
 
@@ -303,7 +347,8 @@ class ModelConfig(_Strict):
     factory: str | None = Field(None, description="'module:callable' returning a torch.nn.Module.")
     args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for `factory`.")
     init: InitConfig | None = Field(
-        None, description="Initialisation; a scheme name is short for {weight: NAME}. Default: kaiming_normal for layers."
+        None,
+        description="Initialisation; a scheme name is short for {weight: NAME}. Default: kaiming_normal for layers.",
     )
 
     @model_validator(mode="before")

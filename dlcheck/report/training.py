@@ -81,7 +81,8 @@ class TrainingDisplay(TrainingEvents):
         processes = f"{info.world_size} processes" if info.world_size > 1 else "1 process"
         out.print(
             Text.assemble(
-                ("dlcheck train ", "bold"), (info.name, "bold cyan"),
+                ("dlcheck train ", "bold"),
+                (info.name, "bold cyan"),
                 f" · {info.device} · {info.precision} · {processes} · seed {info.seed}",
             )
         )
@@ -90,7 +91,9 @@ class TrainingDisplay(TrainingEvents):
         batch = f"batch {info.batch_size}"
         if info.per_process_batch_size != info.batch_size:
             batch += f" ({info.per_process_batch_size} per process x {info.world_size} x {info.gradient_accumulation} accumulation)"
-        out.print(f"train  {info.epochs} epochs x {info.steps_per_epoch} steps, {batch}, {info.optimizer}, {info.loader}")
+        out.print(
+            f"train  {info.epochs} epochs x {info.steps_per_epoch} steps, {batch}, {info.optimizer}, {info.loader}"
+        )
         if info.resumed_from is not None:
             out.print(
                 f"resume {info.resumed_from} at epoch {info.start_epoch + 1}, batch {info.start_batch}", style="yellow"

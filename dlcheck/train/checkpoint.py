@@ -18,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "CHECKPOINT_FORMAT",
     "RunDirectory",
+    "copy_checkpoint",
     "find_resume_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
@@ -25,6 +26,7 @@ __all__ = [
 
 import datetime as _datetime
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,15 +53,34 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         raise
 
 
+def copy_checkpoint(source: Path, destination: Path) -> None:
+    """Make ``destination`` hold ``source``'s bytes, atomically, without serialising the state again.
+
+    A hard link costs nothing; it stays correct because :func:`save_checkpoint` replaces files (a new
+    inode) rather than writing into them. Falls back to a copy where links are not supported.
+    """
+    temporary = destination.with_name(f".{destination.name}.link")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; errors name the file and the fix."""
     if not path.is_file():
-        raise InputError(f"--resume: checkpoint {path} does not exist. Give a checkpoint file, a run directory, or `auto`.")
+        raise InputError(
+            f"--resume: checkpoint {path} does not exist. Give a checkpoint file, a run directory, or `auto`."
+        )
     try:
         # weights_only=False: the checkpoint holds RNG states and plain Python metadata we wrote ourselves.
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many kinds for a corrupt file
-        raise InputError(f"--resume: {path} could not be read as a dlcheck checkpoint ({type(error).__name__}: {error}).") from error
+        raise InputError(
+            f"--resume: {path} could not be read as a dlcheck checkpoint ({type(error).__name__}: {error})."
+        ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(
             f"--resume: {path} is not a dlcheck checkpoint (format {CHECKPOINT_FORMAT}); "
@@ -85,7 +106,9 @@ def find_resume_checkpoint(spec: str, *, runs_directory: Path, name: str) -> Pat
         last = path / "checkpoints" / "last.pt"
         if last.is_file():
             return last
-        raise InputError(f"--resume: {path} has no checkpoints/last.pt; give a checkpoint file or another run directory.")
+        raise InputError(
+            f"--resume: {path} has no checkpoints/last.pt; give a checkpoint file or another run directory."
+        )
     return path
 
 

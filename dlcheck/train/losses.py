@@ -29,13 +29,12 @@ class LossFunction:
     label_smoothing: float = 0.0
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        function: Callable[..., torch.Tensor]
         if self.name == "cross_entropy":
             # outputs (N, C) logits, targets (N,) class indices
             return F.cross_entropy(outputs, targets, reduction=reduction, label_smoothing=self.label_smoothing)
         if self.name == "bce_with_logits":
             return F.binary_cross_entropy_with_logits(outputs, _match_targets(outputs, targets), reduction=reduction)
-        function = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[self.name]
+        function: Callable[..., torch.Tensor] = _REGRESSION_LOSSES[self.name]
         matched = _match_targets(outputs, targets)
         if reduction == "mean":
             return function(outputs, matched, reduction="mean")
@@ -43,6 +42,9 @@ class LossFunction:
         per_element = function(outputs, matched, reduction="none")
         per_sample = per_element.reshape(per_element.shape[0], -1).mean(dim=1)
         return per_sample.sum() if reduction == "sum" else per_sample
+
+
+_REGRESSION_LOSSES: dict[str, Callable[..., torch.Tensor]] = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
 
 
 def _match_targets(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

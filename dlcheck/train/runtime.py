@@ -11,7 +11,6 @@ __all__ = ["DistributedContext", "Precision", "resolve_device", "resolve_precisi
 
 import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,13 +138,11 @@ class Precision:
         # fp16 has too little range for small gradients; bf16 has fp32's exponent and needs no scaling.
         return self.autocast_dtype is torch.float16
 
-    @contextlib.contextmanager
-    def autocast(self) -> Iterator[None]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The autocast context for one forward pass (a no-op context for fp32: nothing to enter per step)."""
         if self.autocast_dtype is None:
-            yield
-            return
-        with torch.autocast(device_type=self.device_type, dtype=self.autocast_dtype):
-            yield
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.autocast_dtype)
 
     def make_scaler(self) -> torch.amp.GradScaler:
         return torch.amp.GradScaler(self.device_type, enabled=self.uses_scaler)

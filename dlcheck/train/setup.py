@@ -24,7 +24,13 @@ from dlcheck import __version__
 from dlcheck.errors import InputError, ModelError
 from dlcheck.recipe import LoadedRecipe, recipe_to_yaml
 from dlcheck.recipe.schema import GradientClipConfig
-from dlcheck.train.checkpoint import RunDirectory, find_resume_checkpoint, load_checkpoint, save_checkpoint
+from dlcheck.train.checkpoint import (
+    RunDirectory,
+    copy_checkpoint,
+    find_resume_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from dlcheck.train.events import RunInfo
 from dlcheck.train.loggers import MetricLogger
 from dlcheck.train.runtime import DistributedContext, Precision, resolve_device, resolve_precision, setup_distributed
@@ -37,9 +43,7 @@ class Progress:
     epoch: int = 0  # next epoch to run (0-based) == epochs completed
     batch: int = 0  # next batch of that epoch (> 0 only after a mid-epoch stop)
     step: int = 0  # optimiser steps taken
-    loss_sum: float = 0.0  # partial-epoch sums, so a mid-epoch resume reports the same epoch loss
-    correct: int = 0
-    seen: int = 0
+    partial: dict[str, Any] | None = None  # EpochMeter.state() of a stopped epoch: same epoch loss on resume
     history: list[dict[str, float]] = field(default_factory=list)
 
     def update(self, **values: Any) -> None:
@@ -295,12 +299,12 @@ class TrainingSetup:
         if self.run is None:
             return
         config = self.recipe.checkpoint
-        save_checkpoint(self.run.last_checkpoint, state)
+        save_checkpoint(self.run.last_checkpoint, state)  # serialised once, linked below
         if epoch % config.every_epochs == 0:
-            save_checkpoint(self.run.epoch_checkpoint(epoch), state)
+            copy_checkpoint(self.run.last_checkpoint, self.run.epoch_checkpoint(epoch))
             self.run.prune_epoch_checkpoints(config.keep_last)
         if improved and config.save_best:
-            save_checkpoint(self.run.best_checkpoint, state)
+            copy_checkpoint(self.run.last_checkpoint, self.run.best_checkpoint)
 
     def last_good_checkpoint(self) -> Path | None:
         if self.run is not None and self.run.last_checkpoint.is_file():

@@ -37,9 +37,7 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
             "epoch": progress.epoch,
             "batch": progress.batch,
             "step": progress.step,
-            "loss_sum": progress.loss_sum,
-            "correct": progress.correct,
-            "seen": progress.seen,
+            "partial": progress.partial,
             "history": list(progress.history),
         },
         "normalization": setup.data.normalization.state_dict() if setup.data.normalization is not None else None,
@@ -66,9 +64,7 @@ def restore_state(setup: TrainingSetup, state: dict[str, Any]) -> None:
         epoch=progress["epoch"],
         batch=progress["batch"],
         step=progress["step"],
-        loss_sum=progress["loss_sum"],
-        correct=progress["correct"],
-        seen=progress["seen"],
+        partial=progress["partial"],
         history=list(progress["history"]),
     )
     rng = state["rng"]

@@ -29,6 +29,7 @@ import torch
 from dlcheck.recipe import LoadedRecipe
 from dlcheck.train.events import EpochRecord, StepRecord, TrainingEvents
 from dlcheck.train.losses import build_loss, count_correct, is_classification_loss
+from dlcheck.train.meter import EpochMeter
 from dlcheck.train.setup import TrainingSetup, build_training_setup
 from dlcheck.train.state import capture_state
 
@@ -91,7 +92,7 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self) -> TrainResult:
-        previous_handlers: dict[int, Any] = {}
+        previous_handlers: dict[signal.Signals, Any] = {}
         if self.handle_signals:
             with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
                 for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,8 +102,8 @@ class Trainer:
             setup = build_training_setup(self.loaded, resume=self.resume, run_directory=self.requested_run_directory)
             return self._train(setup)
         finally:
-            for signum, handler in previous_handlers.items():
-                signal.signal(signum, handler)
+            for signal_number, handler in previous_handlers.items():
+                signal.signal(signal_number, handler)
             if setup is not None:
                 setup.close()
 
@@ -116,25 +117,20 @@ class Trainer:
         l1 = recipe.regularization.l1
         clip = recipe.train.gradient_clip
         every_steps = recipe.logging.every_steps
-        device = s.device
 
+        scaling = s.precision.uses_scaler
         progress = s.progress
         self.events.on_start(s.info)
         status, message = "completed", f"trained {recipe.train.epochs} epochs"
-
-        # The first non-finite step, kept on the device: -1 while all is well (no host sync per step).
-        first_bad_step = torch.full((), -1, dtype=torch.long, device=device)
-        window_loss = torch.zeros((), device=device)
-        window_batches = 0
         last_grad_norm: float | None = None
 
         for epoch in range(progress.epoch, recipe.train.epochs):
             epoch_started = time.perf_counter()
             s.model.train()
             start_batch = progress.batch if epoch == progress.epoch else 0
-            loss_sum = torch.tensor(progress.loss_sum if start_batch else 0.0, device=device, dtype=torch.float64)
-            correct = torch.tensor(progress.correct if start_batch else 0, device=device, dtype=torch.long)
-            seen = progress.seen if start_batch else 0
+            meter = EpochMeter(s.device, first_step=progress.step - start_batch // accumulation)
+            if start_batch:
+                meter.restore(progress.partial)
             self.events.on_epoch_start(epoch, batches, start_batch)
             stop_now = False
 
@@ -143,24 +139,21 @@ class Trainer:
                 group_size = min(accumulation, batches - group_start)
                 steps_optimizer = batch_index + 1 == group_start + group_size
                 # Under DDP, skip the gradient all-reduce on accumulation micro-steps (research A3 rule 5).
-                sync = contextlib.nullcontext() if steps_optimizer or not s.ddp else s.forward_model.no_sync()
+                sync = contextlib.nullcontext() if steps_optimizer or not s.ddp else s.forward_model.no_sync()  # type: ignore[operator]
                 with sync:
                     with s.precision.autocast():
                         outputs = s.forward_model(inputs)  # (B, C) logits or (B, ...) predictions
                         loss = loss_function(outputs, targets)
                         total = loss + l1 * s.l1_penalty() if l1 else loss
-                    s.scaler.scale(total / group_size).backward()
-
-                detached = loss.detach()
-                count = inputs.shape[0]
-                loss_sum += detached.double() * count
-                window_loss += detached
-                window_batches += 1
-                seen += count
-                if classification:
-                    correct += count_correct(outputs.detach(), targets, recipe.loss)
-                first_bad_step = torch.where(
-                    (first_bad_step < 0) & ~torch.isfinite(detached), progress.step + 1, first_bad_step
+                    if group_size > 1:  # mean over the accumulation group (no extra kernel when there is none)
+                        total = total / group_size
+                    if scaling:
+                        total = s.scaler.scale(total)
+                    total.backward()
+                meter.record(
+                    loss.detach(),
+                    inputs.shape[0],
+                    count_correct(outputs.detach(), targets, recipe.loss) if classification else None,
                 )
                 self.events.on_batch(epoch, batch_index)
                 if not steps_optimizer:
@@ -168,13 +161,18 @@ class Trainer:
 
                 # ---- optimiser step
                 if clip is not None:
-                    s.scaler.unscale_(s.optimizer)
+                    if scaling:
+                        s.scaler.unscale_(s.optimizer)
                     last_grad_norm = s.clip(clip)
                 elif progress.step % every_steps == every_steps - 1:
-                    s.scaler.unscale_(s.optimizer)
+                    if scaling:
+                        s.scaler.unscale_(s.optimizer)
                     last_grad_norm = s.gradient_norm()
-                s.scaler.step(s.optimizer)
-                s.scaler.update()
+                if scaling:  # fp16: skips the step on inf/NaN gradients and adapts the scale
+                    s.scaler.step(s.optimizer)
+                    s.scaler.update()
+                else:
+                    s.optimizer.step()
                 s.optimizer.zero_grad(set_to_none=True)
                 if recipe.regularization.max_norm is not None:
                     s.max_norm(recipe.regularization.max_norm)
@@ -182,24 +180,20 @@ class Trainer:
                 s.learning_rate.on_step_end(progress.step)
 
                 if progress.step % every_steps == 0:
-                    bad = int(first_bad_step.item())  # the one host sync per logging window
-                    if bad >= 0:
+                    window = meter.check_window()  # the one host sync per logging window
+                    if window.first_bad_batch is not None:
                         stop_now = True
-                        status, message = "non_finite", self._non_finite_message(bad, epoch, s)
+                        bad_step = meter.first_step + window.first_bad_batch // accumulation + 1
+                        status, message = "non_finite", self._non_finite_message(bad_step, epoch, s)
                         break
-                    step_metrics = {
-                        "train/loss": window_loss.item() / max(window_batches, 1),
-                        "lr": s.learning_rate.current_lr,
-                    }
+                    step_metrics = {"train/loss": window.mean_loss, "lr": s.learning_rate.current_lr}
                     if last_grad_norm is not None:
                         step_metrics["train/grad_norm"] = last_grad_norm
-                    window_loss.zero_()
-                    window_batches = 0
                     s.log({"kind": "step", "step": progress.step, "epoch": epoch, **step_metrics})
                     self.events.on_step(StepRecord(progress.step, epoch, batch_index, step_metrics))
 
                 if self._stop_requested_everywhere(s):
-                    progress.update(epoch=epoch, batch=batch_index + 1, loss_sum=loss_sum.item(), correct=int(correct.item()), seen=seen)
+                    progress.update(epoch=epoch, batch=batch_index + 1, partial=meter.state())
                     s.save_last(capture_state(s, progress))
                     stop_now = True
                     status = "interrupted"
@@ -215,13 +209,14 @@ class Trainer:
 
             if status in ("non_finite", "interrupted"):
                 break
-            bad = int(first_bad_step.item())
-            if bad >= 0:
-                status, message = "non_finite", self._non_finite_message(bad, epoch, s)
+            window = meter.check_window()
+            if window.first_bad_batch is not None:
+                bad_step = meter.first_step + window.first_bad_batch // accumulation + 1
+                status, message = "non_finite", self._non_finite_message(bad_step, epoch, s)
                 break
 
             # ---- end of epoch: reduce over processes, validate, schedule, early-stop, checkpoint
-            totals = s.context.all_reduce_sum(torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=device, dtype=torch.float64)]))
+            totals = s.context.all_reduce_sum(meter.totals())
             metrics: dict[str, float] = {"train/loss": float(totals[0] / totals[2])}
             if classification:
                 metrics["train/accuracy"] = float(totals[1] / totals[2])
@@ -232,7 +227,7 @@ class Trainer:
             seconds = time.perf_counter() - epoch_started
             row = {"epoch": epoch + 1, "step": progress.step, **metrics, "seconds": seconds}
             progress.history.append(row)
-            progress.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
+            progress.update(epoch=epoch + 1, batch=0, partial=None)
             s.log({"kind": "epoch", "step": progress.step, "epoch": epoch + 1, **metrics})
             s.save_epoch(capture_state(s, progress), epoch=epoch + 1, improved=improved)
             self.events.on_epoch_end(EpochRecord(epoch + 1, progress.step, seconds, metrics, improved))
