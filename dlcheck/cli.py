@@ -125,7 +125,7 @@ def train(
 
     display = TrainingDisplay(quiet=quiet)
     result = Trainer(loaded, events=display, resume=resume, run_directory=run_dir).run()
-    if json_path is not None:
+    if json_path is not None and result.is_main:
         write_train_json(result, json_path)
     if result.status == "interrupted":
         raise typer.Exit(130)

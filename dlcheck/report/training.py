@@ -70,9 +70,12 @@ class TrainingDisplay(TrainingEvents):
         self._task: Any = None
         self._columns: list[str] = []
         self._epochs = 0
+        self.silent = False
 
     # ------------------------------------------------------------------------------------------ start
     def on_start(self, info: RunInfo) -> None:
+        if not info.is_main:  # one report per job, from rank 0
+            self.quiet, self.silent = True, True
         self._epochs = info.epochs
         self._columns = [key for key in _COLUMNS if _applies(key, info)]
         if self.quiet:
@@ -157,7 +160,8 @@ class TrainingDisplay(TrainingEvents):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        self.console.print(summary_table(result))
+        if not self.silent:
+            self.console.print(summary_table(result))
 
 
 def _width(key: str) -> int:

@@ -38,6 +38,7 @@ class RunInfo:
     optimizer: str
     parameter_groups: list[dict[str, Any]]
     loader: str
+    is_main: bool = True  # rank 0; the others stay silent
     resumed_from: Path | None = None
     start_epoch: int = 0
     start_batch: int = 0

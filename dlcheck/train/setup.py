@@ -220,6 +220,7 @@ class TrainingSetup:
             optimizer=recipe.optimizer.name,
             parameter_groups=describe_param_groups(self.optimizer),
             loader=type(self.train_batcher).__name__,
+            is_main=self.context.is_main,
             resumed_from=resumed_from,
             start_epoch=self.progress.epoch,
             start_batch=self.progress.batch,

@@ -52,6 +52,7 @@ class TrainResult:
     monitor: str | None = None
     last_checkpoint: Path | None = None
     restored_best: bool = False
+    is_main: bool = True  # False on the other ranks of a torchrun job
 
     @property
     def ok(self) -> bool:
@@ -300,6 +301,7 @@ class Trainer:
             monitor=s.monitor,
             last_checkpoint=s.last_good_checkpoint(),
             restored_best=restored,
+            is_main=s.context.is_main,
         )
         self.events.on_end(result)
         return result
