@@ -186,7 +186,7 @@ def _describe_data(data: dict[str, Any]) -> str:
     if data.get("num_classes") is not None:
         parts.append(f"{data['num_classes']} classes")
     if data.get("normalization"):
-        parts.append(f"normalised {data['normalization']}")
+        parts.append("normalised")
     return ", ".join(parts)
 
 
@@ -199,12 +199,10 @@ def summary_table(result: TrainResult) -> Table:
     table.add_row("status", Text(f"{result.status}: {result.message}", style=style))
     table.add_row("trained", f"{result.epochs_completed} epochs, {result.global_step} steps in {result.seconds:.1f} s")
     if result.final_metrics:
-        table.add_row("last", _metrics_text(result.final_metrics))
+        table.add_row("last", f"epoch {result.epochs_completed}: {_metrics_text(result.final_metrics)}")
     if result.best_epoch is not None and result.best_metrics:
-        label = f"best (epoch {result.best_epoch})"
-        if result.restored_best:
-            label += ", weights kept"
-        table.add_row(label, _metrics_text(result.best_metrics))
+        kept = " (weights restored)" if result.restored_best else ""
+        table.add_row("best", f"epoch {result.best_epoch}{kept}: {_metrics_text(result.best_metrics)}")
     if result.run_directory is not None:
         table.add_row("run", str(result.run_directory))
     return table
