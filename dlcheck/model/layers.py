@@ -23,7 +23,7 @@ from typing import Any
 from torch import nn
 
 from dlcheck.errors import ModelError
-from dlcheck.recipe import schema
+from dlcheck.recipe import schema_layers as schema
 
 Shape = tuple[int, ...]
 
