@@ -104,23 +104,27 @@ def apply_max_norm(model: nn.Module, max_norm: float) -> None:
             weight.renorm_(p=2, dim=0, maxnorm=max_norm)
 
 
-def gradient_norm(parameters: Iterable[torch.Tensor]) -> float:
-    """Global L2 norm of the gradients (parameters without a gradient are ignored; 0.0 if none has one).
+def gradient_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Global L2 norm of the gradients, a 0-dim tensor on their device (0 if no parameter has one).
+
+    A tensor, not a float: reading it would make the host wait for the GPU at every step; the trainer
+    reads it once per logging window.
 
     Examples
     --------
     >>> weight = nn.Parameter(torch.zeros(2))
     >>> weight.grad = torch.tensor([3.0, 4.0])
-    >>> gradient_norm([weight, nn.Parameter(torch.zeros(1))])
+    >>> float(gradient_norm([weight, nn.Parameter(torch.zeros(1))]))
     5.0
     """
     gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
     if not gradients:
-        return 0.0
-    return float(torch.nn.utils.get_total_norm(gradients, norm_type=2.0))
+        return torch.zeros(())
+    # norm of the per-tensor norms: the global L2 norm (works on every torch >= 2.2, unlike get_total_norm)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(gradient) for gradient in gradients]))
 
 
-def clip_gradients(parameters: Iterable[torch.Tensor], config: GradientClipConfig) -> float:
+def clip_gradients(parameters: Iterable[torch.Tensor], config: GradientClipConfig) -> torch.Tensor:
     """Clip gradients in place by global norm or by value; return the global norm *before* clipping.
 
     Parameters
@@ -132,23 +136,23 @@ def clip_gradients(parameters: Iterable[torch.Tensor], config: GradientClipConfi
 
     Returns
     -------
-    float
-        The pre-clip global L2 norm, for logging (non-finite if a gradient is; nothing is raised here).
+    torch.Tensor
+        The pre-clip global L2 norm (0-dim, on the gradients' device, not synchronised), for logging;
+        non-finite if a gradient is (nothing is raised here).
 
     Examples
     --------
     >>> weight = nn.Parameter(torch.zeros(2))
     >>> weight.grad = torch.tensor([3.0, 4.0])
-    >>> clip_gradients([weight], GradientClipConfig(max_norm=1.0)), weight.grad
+    >>> float(clip_gradients([weight], GradientClipConfig(max_norm=1.0))), weight.grad
     (5.0, tensor([0.6000, 0.8000]))
     """
     with_gradients = [parameter for parameter in parameters if parameter.grad is not None]
     if not with_gradients:
-        return 0.0
+        return torch.zeros(())
     if config.max_norm is not None:
         # foreach=None picks the fused multi-tensor kernels where the device has them.
-        total = torch.nn.utils.clip_grad_norm_(with_gradients, config.max_norm, foreach=None)
-        return float(total)
+        return torch.nn.utils.clip_grad_norm_(with_gradients, config.max_norm, foreach=None)
     assert config.max_value is not None
     total_norm = gradient_norm(with_gradients)
     torch.nn.utils.clip_grad_value_(with_gradients, config.max_value, foreach=None)

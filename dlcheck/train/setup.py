@@ -232,12 +232,12 @@ class TrainingSetup:
 
         return l1_penalty(self.model)
 
-    def clip(self, config: GradientClipConfig) -> float:
+    def clip(self, config: GradientClipConfig) -> torch.Tensor:
         from dlcheck.train.regularization import clip_gradients
 
         return clip_gradients(self.model.parameters(), config)
 
-    def gradient_norm(self) -> float:
+    def gradient_norm(self) -> torch.Tensor:
         from dlcheck.train.regularization import gradient_norm
 
         return gradient_norm(self.model.parameters())

@@ -123,7 +123,7 @@ class Trainer:
         progress = s.progress
         self.events.on_start(s.info)
         status, message = "completed", f"trained {recipe.train.epochs} epochs"
-        last_grad_norm: float | None = None
+        last_grad_norm: torch.Tensor | None = None  # read at logging time only
 
         for epoch in range(progress.epoch, recipe.train.epochs):
             epoch_started = time.perf_counter()
@@ -189,7 +189,7 @@ class Trainer:
                         break
                     step_metrics = {"train/loss": window.mean_loss, "lr": s.learning_rate.current_lr}
                     if last_grad_norm is not None:
-                        step_metrics["train/grad_norm"] = last_grad_norm
+                        step_metrics["train/grad_norm"] = float(last_grad_norm)
                     s.log({"kind": "step", "step": progress.step, "epoch": epoch, **step_metrics})
                     self.events.on_step(StepRecord(progress.step, epoch, batch_index, step_metrics))
 
