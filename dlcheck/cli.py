@@ -9,13 +9,16 @@ from __future__ import annotations
 
 __all__ = ["app", "main"]
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from dlcheck import __version__
+from dlcheck.errors import InputError
 
 app = typer.Typer(
     name="dlcheck",
@@ -121,10 +124,12 @@ def train(
     from dlcheck.report.training import TrainingDisplay, write_train_json
 
     loaded = load_recipe(recipe, set_ or ())
+    _check_writable(json_path, "--json")
     from dlcheck.train import Trainer
 
     display = TrainingDisplay(quiet=quiet)
-    result = Trainer(loaded, events=display, resume=resume, run_directory=run_dir).run()
+    with _naming_the_recipe(loaded.path):
+        result = Trainer(loaded, events=display, resume=resume, run_directory=run_dir).run()
     if json_path is not None and result.is_main:
         write_train_json(result, json_path)
     if result.status == "interrupted":
@@ -133,12 +138,52 @@ def train(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    """Console-script entry point: run the app and map errors to exit codes."""
-    from dlcheck.errors import DlcheckError
+def _check_writable(path: Path | None, option: str) -> None:
+    """Refuse an output path now rather than after a long run."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.json'}.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: the folder {parent} does not exist; create it or choose another path.")
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{option} {path}: the folder {parent} is not writable; choose another path.")
+
+
+@contextlib.contextmanager
+def _naming_the_recipe(path: Path) -> Iterator[None]:
+    """Prefix data and model errors with the recipe they come from (their keys are already named)."""
+    from dlcheck.errors import DataError, ModelError
 
     try:
-        code = app(standalone_mode=False)
+        yield
+    except (DataError, ModelError) as error:
+        if not str(error).startswith(str(path)):
+            error.args = (f"{path}: {error}", *error.args[1:])
+        raise
+
+
+def _debug_first(arguments: list[str]) -> list[str]:
+    """Accept ``--debug`` anywhere on the line, as users type it after the subcommand."""
+    if "--debug" not in arguments:
+        return arguments
+    index = arguments.index("--debug")
+    if index > 0 and arguments[index - 1] == "--set":  # a --set value, not the flag
+        return arguments
+    return ["--debug", *arguments[:index], *arguments[index + 1 :]]
+
+
+def main() -> None:
+    """Console-script entry point: run the app and map errors to exit codes (DESIGN 2.1)."""
+    from dlcheck.errors import DlcheckError
+
+    arguments = _debug_first(sys.argv[1:])
+    _state["debug"] = "--debug" in arguments[:1]
+    try:
+        code = app(args=arguments, prog_name="dlcheck", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except DlcheckError as error:
@@ -155,13 +200,20 @@ def main() -> None:
             raise
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except Exception as error:  # click's own usage errors and anything unexpected
-        import click
+    except OSError as error:  # a path the user gave cannot be read or written
+        if _state["debug"] or error.filename is None:
+            raise
+        from dlcheck.report.console import render_error
 
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            sys.exit(2)
-        if isinstance(error, click.exceptions.Abort):
-            sys.stderr.write("aborted\n")
+        render_error(InputError(f"{error.filename}: {error.strerror or error}. Check the path and its permissions."))
+        sys.exit(2)
+    except Exception as error:
+        # Usage errors come from click, which typer may vendor (typer._click): match by behaviour, not class.
+        if type(error).__name__ == "Abort":  # click's word for Ctrl-C during parsing or start-up
+            sys.stderr.write("interrupted\n")
             sys.exit(130)
+        show = getattr(error, "show", None)
+        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
+            show()
+            sys.exit(error.exit_code)  # type: ignore[attr-defined]
         raise

@@ -219,7 +219,8 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_auto_finishes(tmp_path: Path) -> 
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "interrupted" in out and "--resume auto" in out
+    words = " ".join(out.split())  # the summary wraps at the terminal width
+    assert "interrupted" in words and "continue with --resume auto" in words
     checkpoint = metrics.parent / "checkpoints" / "last.pt"
     assert checkpoint.is_file()
     completed = subprocess.run(
@@ -243,3 +244,32 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_auto_finishes(tmp_path: Path) -> 
     # max_steps=1 is already behind us: the resumed run stops at once, in the same run directory.
     assert completed.returncode == 0, completed.stderr
     assert str(metrics.parent.name) in completed.stdout
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["lr-fnd"], ["train"], ["train", "recipe.yaml", "--bogus"], ["recipe", "check", "x.yaml", "--set"]],
+    ids=["unknown command", "missing argument", "unknown option", "option without value"],
+)
+def test_usage_errors_exit_2_without_a_traceback(arguments: list[str], capsys, monkeypatch) -> None:
+    code, out, err = run_cli(capsys, monkeypatch, *arguments)
+    assert code == 2
+    assert "Traceback" not in out + err and "Error" in out + err
+
+
+def test_debug_is_accepted_after_the_subcommand(capsys, monkeypatch) -> None:
+    code, out, _ = run_cli(capsys, monkeypatch, "recipe", "check", str(ROOT / "recipes" / "digits_mlp.yaml"), "--debug")
+    assert code == 0 and "is valid" in out
+
+
+def test_json_path_in_a_missing_folder_is_refused_before_training(tmp_path: Path, capsys, monkeypatch) -> None:
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "train",
+        str(ROOT / "recipes" / "digits_mlp.yaml"),
+        "--json",
+        str(tmp_path / "no" / "r.json"),
+    )
+    assert code == 2
+    assert "does not exist" in err and "epoch" not in out

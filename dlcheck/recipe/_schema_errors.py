@@ -289,9 +289,12 @@ def word_error(error: ErrorDetails) -> Draft:
     elif kind == "string_pattern_mismatch":
         owner_field = where.owner.model_fields.get(str(path[-1])) if where.owner is not None and path else None
         described = owner_field.description if owner_field is not None else None
-        message = (
-            f"must have the form {described}" if described else f"must match {error.get('ctx', {}).get('pattern')}"
-        )
+        message = f"must be {described}" if described else f"must match {error.get('ctx', {}).get('pattern')}"
+        if path == ("device",) and isinstance(value, str):
+            guess = (
+                "cuda" if value.lower() in ("gpu", "nvidia") else did_you_mean(value, ["auto", "cpu", "cuda", "mps"])
+            )
+            hint = f"did you mean `{guess}`?" if guess else None
     elif kind == "value_error":
         message = str(error.get("ctx", {}).get("error", error["msg"]))
         return Draft(path, message, None, None, prefer_key=True)

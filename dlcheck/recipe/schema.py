@@ -265,7 +265,10 @@ class Recipe(_Strict):
     """A dlcheck recipe (version 1)."""
 
     version: Literal[1] = 1
-    name: str = Field("run", description="Run name; also the prefix of run directories.")
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")] = Field(
+        "run",
+        description="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the run directory)",
+    )
     seed: Annotated[int, Field(ge=0)] = 0
     data: DataConfig
     model: ModelConfig

@@ -26,6 +26,7 @@ __all__ = [
 
 import datetime as _datetime
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -92,8 +93,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def find_resume_checkpoint(spec: str, *, runs_directory: Path, name: str) -> Path:
     """Resolve ``--resume auto|RUN_DIR|FILE`` to a checkpoint file."""
     if spec == "auto":
+        # NAME-YYYYmmdd-HHMMSS[-N] exactly: `spirals` must not pick up a run of `spirals-mlp`
+        pattern = re.compile(re.escape(name) + r"-\d{8}-\d{6}(-\d+)?")
         candidates = sorted(
-            runs_directory.glob(f"{name}-*/checkpoints/last.pt"), key=lambda path: path.stat().st_mtime, reverse=True
+            (
+                path
+                for path in runs_directory.glob(f"{name}-*/checkpoints/last.pt")
+                if pattern.fullmatch(path.parent.parent.name)
+            ),
+            key=lambda path: path.stat().st_mtime,
+            reverse=True,
         )
         if not candidates:
             raise InputError(
@@ -127,6 +136,19 @@ class RunDirectory:
             suffix += 1
             path = base / f"{name}-{stamp}-{suffix}"
         (path / "checkpoints").mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def use(cls, path: Path) -> RunDirectory:
+        """A folder the user named (``--run-dir``): new or empty, never another run's (logs would mix)."""
+        if path.exists() and not path.is_dir():
+            raise InputError(f"--run-dir {path}: is a file; give a folder for the run.")
+        if (path / "metrics.jsonl").exists() or (path / "checkpoints" / "last.pt").exists():
+            raise InputError(
+                f"--run-dir {path} already holds a run; its logs and checkpoints would be mixed with this one. "
+                f"Continue it with `--resume {path}`, choose a new folder, or delete this one."
+            )
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         return cls(path)
 
     @property

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from dlcheck import __version__
-from dlcheck.errors import InputError, ModelError
+from dlcheck.errors import DataError, InputError, ModelError
 from dlcheck.recipe import LoadedRecipe, recipe_to_yaml
 from dlcheck.recipe.schema import GradientClipConfig
 from dlcheck.train.checkpoint import (
@@ -96,6 +96,7 @@ class TrainingSetup:
         torch.manual_seed(recipe.seed + self.context.rank)
 
         self.data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
+        check_trainable(self.data, recipe)
         if is_classification(recipe.loss) and self.data.num_classes is None:
             raise ModelError(
                 f"loss: {recipe.loss} needs integer class labels, but the data ({self.data.source}) has "
@@ -188,8 +189,7 @@ class TrainingSetup:
             if resumed_from is not None:
                 self.run = RunDirectory(resumed_from.parent.parent)
             elif run_directory is not None:
-                run_directory.joinpath("checkpoints").mkdir(parents=True, exist_ok=True)
-                self.run = RunDirectory(run_directory)
+                self.run = RunDirectory.use(run_directory)
             else:
                 self.run = RunDirectory.create(base, recipe.name)
             chosen = str(self.run.path)
@@ -342,6 +342,37 @@ class TrainingSetup:
         }
         name = "run.json" if resumed_from is None else f"run-resumed-step{self.progress.step}.json"
         self.run.path.joinpath(name).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+
+def _length(split: Any) -> int:
+    return int(split[0].shape[0]) if isinstance(split, tuple) else len(split)
+
+
+def check_trainable(data: Any, recipe: Any) -> None:
+    """Refuse data no run can learn from: non-finite inputs, an empty split, a single class."""
+    if _length(data.train) == 0:
+        raise DataError(
+            f"data ({data.source}): the training split is empty; use more samples or a smaller val_fraction."
+        )
+    if data.val is not None and _length(data.val) == 0:
+        raise DataError(
+            f"data.val_fraction = {recipe.data.val_fraction} of {_length(data.train)} samples leaves an empty "
+            "validation split; use more samples, a larger val_fraction, or val_fraction: 0 (no validation)."
+        )
+    for name, split in (("training", data.train), ("validation", data.val)):
+        if isinstance(split, tuple) and split[0].is_floating_point():
+            finite = torch.isfinite(split[0].reshape(split[0].shape[0], -1)).all(dim=1)  # (N,)
+            if not bool(finite.all()):
+                bad = (~finite).nonzero().flatten()
+                raise DataError(
+                    f"data ({data.source}): {len(bad)} {name} sample(s) hold NaN or infinite inputs (first: sample "
+                    f"{int(bad[0])} of the split); clean or drop them before training."
+                )
+    if data.num_classes is not None and data.num_classes < 2:
+        raise DataError(
+            f"data ({data.source}): only {data.num_classes} class found; classification needs at least two "
+            "(an image_folder needs one sub-folder per class)."
+        )
 
 
 def is_classification(loss: str) -> bool:

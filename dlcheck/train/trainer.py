@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from dlcheck.errors import DlcheckError
 from dlcheck.recipe import LoadedRecipe
 from dlcheck.train.events import EpochRecord, StepRecord, TrainingEvents
 from dlcheck.train.losses import build_loss, count_correct, is_classification_loss
@@ -124,8 +125,13 @@ class Trainer:
         self.events.on_start(s.info)
         status, message = "completed", f"trained {recipe.train.epochs} epochs"
         last_grad_norm: torch.Tensor | None = None  # read at logging time only
+        max_steps = recipe.train.max_steps
+        first_epoch = progress.epoch
+        if max_steps is not None and progress.step >= max_steps:  # a resumed run already there
+            first_epoch = recipe.train.epochs
+            status, message = "max_steps", f"train.max_steps = {max_steps} was already reached at step {progress.step}"
 
-        for epoch in range(progress.epoch, recipe.train.epochs):
+        for epoch in range(first_epoch, recipe.train.epochs):
             epoch_started = time.perf_counter()
             s.model.train()
             start_batch = progress.batch if epoch == progress.epoch else 0
@@ -193,22 +199,26 @@ class Trainer:
                     s.log({"kind": "step", "step": progress.step, "epoch": epoch, **step_metrics})
                     self.events.on_step(StepRecord(progress.step, epoch, batch_index, step_metrics))
 
-                if self._stop_requested_everywhere(s):
+                interrupted = self._stop_requested_everywhere(s, at_window=progress.step % every_steps == 0)
+                reached = max_steps is not None and progress.step >= max_steps
+                if interrupted or (reached and batch_index + 1 < batches):
+                    # Mid-epoch: save the position and the partial epoch, so a resume continues exactly.
                     progress.update(epoch=epoch, batch=batch_index + 1, partial=meter.state())
                     s.save_last(capture_state(s, progress))
-                    stop_now = True
-                    status = "interrupted"
-                    message = (
-                        f"stopped at step {progress.step} (epoch {epoch + 1}, batch {batch_index + 1}/{batches}); "
-                        f"resume with --resume auto"
-                    )
+                    resume_hint = self._resume_hint(s)
+                    where = f"step {progress.step} (epoch {epoch + 1}, batch {batch_index + 1}/{batches})"
+                    if interrupted:
+                        status, message = "interrupted", f"stopped at {where}; continue with {resume_hint}"
+                    else:
+                        status = "max_steps"
+                        message = f"reached train.max_steps = {max_steps} at {where}; continue with {resume_hint}"
                     break
-                if recipe.train.max_steps is not None and progress.step >= recipe.train.max_steps:
+                if reached:  # at the end of an epoch: finish it normally, then stop
                     stop_now = True
-                    status, message = "max_steps", f"reached train.max_steps = {recipe.train.max_steps}"
+                    status, message = "max_steps", f"reached train.max_steps = {max_steps}"
                     break
 
-            if status in ("non_finite", "interrupted"):
+            if status in ("non_finite", "interrupted") or (status == "max_steps" and not stop_now):
                 break
             window = meter.check_window()
             if window.first_bad_batch is not None:
@@ -242,10 +252,13 @@ class Trainer:
         return self._finish(s, status, message, started)
 
     # ------------------------------------------------------------------------------------------ helpers
-    def _stop_requested_everywhere(self, s: TrainingSetup) -> bool:
+    def _stop_requested_everywhere(self, s: TrainingSetup, *, at_window: bool) -> bool:
         if not s.context.is_distributed:
             return self._stop_requested
-        # Ranks see a signal at different steps; agree on one so no rank waits on a collective alone.
+        # Ranks see a signal at different steps; they agree at the next logging window (the same step on
+        # every rank), so no rank waits on a collective alone and no step pays an extra host sync.
+        if not at_window:
+            return False
         flag = torch.tensor([1.0 if self._stop_requested else 0.0], device=s.device)
         return bool(s.context.all_reduce_sum(flag).item() > 0)
 
@@ -273,13 +286,29 @@ class Trainer:
         s.model.train()
         return metrics
 
+    def _resume_hint(self, s: TrainingSetup) -> str:
+        """``--resume auto`` when it finds this run (the latest under logging.directory), else the path."""
+        from dlcheck.train.checkpoint import find_resume_checkpoint
+
+        if s.run_path is None:
+            return "--resume auto"
+        try:
+            found = find_resume_checkpoint(
+                "auto", runs_directory=Path(self.recipe.logging.directory), name=self.recipe.name
+            )
+        except DlcheckError:
+            found = None
+        if found is not None and found.parent.parent.resolve() == s.run_path.resolve():
+            return "--resume auto"
+        return f"--resume {s.run_path}"
+
     def _non_finite_message(self, step: int, epoch: int, s: TrainingSetup) -> str:
         kept = s.last_good_checkpoint()
         where = f"the last good checkpoint is {kept}" if kept else "no checkpoint was written before it"
         return (
-            f"the training loss became NaN or infinite at step {step} (epoch {epoch + 1}); training stopped and "
-            f"{where}. Try a lower optimizer.lr (dlcheck lr-find), train.gradient_clip: {{max_norm: 1.0}}, "
-            "or check the data for non-finite values."
+            f"the training loss became NaN or infinite at step {step} (epoch {epoch + 1}, seen at step "
+            f"{s.progress.step}); training stopped and {where}. Try a lower optimizer.lr (or schedule.max_lr), "
+            "train.gradient_clip: {max_norm: 1.0}, or train.precision: fp32."
         )
 
     def _finish(self, s: TrainingSetup, status: str, message: str, started: float) -> TrainResult:

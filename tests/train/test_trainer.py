@@ -263,3 +263,40 @@ def test_two_processes_under_torchrun_train_like_one(tmp_path: Path) -> None:
     for a, b in zip(history_one, history_two, strict=True):
         assert math.isclose(a["train/loss"], b["train/loss"], rel_tol=1e-5)
     assert json.loads((tmp_path / "two" / "run.json").read_text())["world_size"] == 2
+
+
+def test_max_steps_mid_epoch_keeps_the_position_and_resumes_exactly(tmp_path: Path) -> None:
+    loaded = _loaded(DIGITS_CNN, tmp_path)
+    full = Trainer(loaded, run_directory=tmp_path / "full", handle_signals=False).run()
+    short = Trainer(
+        _loaded(DIGITS_CNN, tmp_path, "train.max_steps=30"), run_directory=tmp_path / "cut", handle_signals=False
+    ).run()
+    assert short.status == "max_steps" and short.global_step == 30
+    assert short.epochs_completed == 1  # epoch 2 was not finished, and is not reported as if it were
+    resumed = Trainer(loaded, resume=str(tmp_path / "cut"), handle_signals=False).run()
+    assert _history(resumed) == _history(full)
+
+
+def test_run_dir_of_another_run_is_refused(tmp_path: Path) -> None:
+    loaded = _loaded(DIGITS_CNN, tmp_path, "train.epochs=1")
+    Trainer(loaded, run_directory=tmp_path / "run", handle_signals=False).run()
+    with pytest.raises(DlcheckError, match="already holds a run"):
+        Trainer(loaded, run_directory=tmp_path / "run", handle_signals=False).run()
+
+
+def test_resume_auto_ignores_runs_of_a_longer_name(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    longer = _loaded(DIGITS_CNN.replace("name: tiny-cnn", "name: tiny-cnn-wide"), tmp_path, "train.epochs=1")
+    Trainer(longer, handle_signals=False).run()
+    with pytest.raises(DlcheckError, match="no checkpoint of a run named 'tiny-cnn'"):
+        Trainer(_loaded(DIGITS_CNN, tmp_path), resume="auto", handle_signals=False).run()
+
+
+def test_non_finite_inputs_are_refused_before_training(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b,label\n1,2,0\n3,nan,1\n5,6,0\n7,8,1\n")
+    text = (
+        "data: {source: csv, path: data.csv, val_fraction: 0.0}\n"
+        "model: {layers: [{type: linear, out: 2}]}\ntrain: {epochs: 1, batch_size: 2}\ndevice: cpu\n"
+    )
+    with pytest.raises(DlcheckError, match="NaN or infinite inputs"):
+        Trainer(_loaded(text, tmp_path), run_directory=tmp_path / "run", handle_signals=False).run()
