@@ -63,8 +63,14 @@ def _main(
 
 # ----------------------------------------------------------------------------------------- recipes
 @recipe_app.command("check")
-def recipe_check(recipe: RecipeArgument, set_: SetOption = None) -> None:
-    """Validate a recipe: schema, cross-field rules and factory paths. Exit 2 on problems.
+def recipe_check(
+    recipe: RecipeArgument,
+    set_: SetOption = None,
+    build: Annotated[
+        bool, typer.Option(help="Also load the data and build the model, catching shape mistakes.")
+    ] = True,
+) -> None:
+    """Validate a recipe: schema, cross-field rules, factories, then data and model shapes. Exit 2 on problems.
 
     Example: dlcheck recipe check recipes/digits_mlp.yaml
     """
@@ -72,7 +78,21 @@ def recipe_check(recipe: RecipeArgument, set_: SetOption = None) -> None:
     from dlcheck.report.console import stdout_console
 
     loaded = load_recipe(recipe, set_ or ())
-    stdout_console().print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
+    console = stdout_console()
+    if not build:
+        console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
+        return
+    from dlcheck.train.build import build_data_and_model
+
+    with _naming_the_recipe(loaded.path):
+        built = build_data_and_model(loaded)
+    data = built.data.describe()
+    console.print(
+        f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid; "
+        f"model {built.summary.total_parameters:,} parameters, output {tuple(built.summary.output_shape)}; "
+        f"data {data.get('train_size')} train / {data.get('val_size') or 0} val, "
+        f"inputs {tuple(data.get('input_shape') or ())}"
+    )
 
 
 @recipe_app.command("show")

@@ -53,10 +53,21 @@ def test_python_dash_m_and_version() -> None:
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.name)
-def test_every_bundled_recipe_is_valid(recipe: Path, capsys, monkeypatch) -> None:
-    code, out, err = run_cli(capsys, monkeypatch, "recipe", "check", str(recipe))
+def test_every_bundled_recipe_is_valid(recipe: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    extra: list[str] = []
+    if "image_folder" in recipe.read_text():
+        _write_images(tmp_path / "images")
+        extra = ["--set", f"data.path={tmp_path / 'images'}"]
+    code, out, err = run_cli(capsys, monkeypatch, "recipe", "check", str(recipe), *extra)
     assert code == 0, err
-    assert "is valid" in out
+    assert "is valid" in out and "parameters" in out
+
+
+def test_recipe_check_catches_a_last_layer_of_the_wrong_size(capsys, monkeypatch) -> None:
+    recipe = ROOT / "recipes" / "spirals_mlp.yaml"
+    code, _, err = run_cli(capsys, monkeypatch, "recipe", "check", str(recipe), "--set", "model.layers.4.out=5")
+    assert code == 2
+    assert "spirals_mlp.yaml" in err and "3 classes" in err
 
 
 def test_recipe_show_prints_the_resolved_recipe_with_overrides(capsys, monkeypatch) -> None:

@@ -73,6 +73,13 @@ def read_npz(path: Path, *, inputs_key: str | None, target_key: str | None) -> A
     DataError
         When the file is not an archive, a key is missing, or an array holds Python objects.
     """
+    with path.open("rb") as file:
+        magic = file.read(4)
+    if magic != b"PK\x03\x04":  # .npz files are zip archives; numpy's own error here talks of pickles
+        raise DataError(
+            f"data.path: {path} is not an .npz archive (it does not start like a zip file); write one with "
+            "numpy.savez(path, x=inputs, y=targets)"
+        )
     try:
         archive = np.load(path, allow_pickle=False)  # pickles can run code: never load them
     except Exception as error:

@@ -25,7 +25,7 @@ from typing import Any
 from dlcheck.recipe._text import flow_yaml, yaml_scalar
 from dlcheck.recipe.schema import Recipe
 
-_HEADER = "# Resolved dlcheck recipe: every default filled in. Read back with `dlcheck recipe check`."
+_HEADER = "# dlcheck recipe, resolved: every default filled in"
 _INDENT = 2
 
 

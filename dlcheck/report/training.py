@@ -197,7 +197,10 @@ def summary_table(result: TrainResult) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("status", Text(f"{result.status}: {result.message}", style=style))
-    table.add_row("trained", f"{result.epochs_completed} epochs, {result.global_step} steps in {result.seconds:.1f} s")
+    table.add_row(
+        "trained",
+        f"{_count(result.epochs_completed, 'epoch')}, {_count(result.global_step, 'step')} in {result.seconds:.1f} s",
+    )
     if result.final_metrics:
         table.add_row("last", f"epoch {result.epochs_completed}: {_metrics_text(result.final_metrics)}")
     if result.best_epoch is not None and result.best_metrics:
@@ -206,6 +209,10 @@ def summary_table(result: TrainResult) -> Table:
     if result.run_directory is not None:
         table.add_row("run", str(result.run_directory))
     return table
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:

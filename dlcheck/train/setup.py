@@ -21,9 +21,10 @@ from typing import Any
 import torch
 
 from dlcheck import __version__
-from dlcheck.errors import DataError, InputError, ModelError
+from dlcheck.errors import InputError
 from dlcheck.recipe import LoadedRecipe, recipe_to_yaml
 from dlcheck.recipe.schema import GradientClipConfig
+from dlcheck.train.build import build_data_and_model
 from dlcheck.train.checkpoint import (
     RunDirectory,
     copy_checkpoint,
@@ -51,20 +52,12 @@ class Progress:
             setattr(self, key, value)
 
 
-def _target_shape(data: Any) -> tuple[int, ...]:
-    if isinstance(data, tuple):
-        return tuple(data[1].shape[1:])
-    target = data[0][1]
-    return tuple(torch.as_tensor(target).shape)
-
-
 class TrainingSetup:
     """The objects of one run and the side jobs around the loop."""
 
     def __init__(self, loaded: LoadedRecipe, *, resume: str | None, run_directory: Path | None) -> None:
         # Imported here so that `import dlcheck.train` stays light for the CLI.
-        from dlcheck.data import load_data, make_batcher
-        from dlcheck.model import build_model, check_output_shape, summarize_model
+        from dlcheck.data import make_batcher
         from dlcheck.train.early_stopping import EarlyStopping, resolve_mode
         from dlcheck.train.optimizers import build_optimizer, describe_param_groups
         from dlcheck.train.schedules import LearningRateController
@@ -95,21 +88,8 @@ class TrainingSetup:
         # Dropout draws from the global generator; seed it per rank and save its state in checkpoints.
         torch.manual_seed(recipe.seed + self.context.rank)
 
-        self.data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
-        check_trainable(self.data, recipe)
-        if is_classification(recipe.loss) and self.data.num_classes is None:
-            raise ModelError(
-                f"loss: {recipe.loss} needs integer class labels, but the data ({self.data.source}) has "
-                "real-valued targets; use `loss: mse` (or l1/huber) for regression."
-            )
-        self.model = build_model(recipe.model, self.data.input_shape, seed=recipe.seed, directory=loaded.directory)
-        self.summary = summarize_model(self.model, self.data.input_shape)
-        check_output_shape(
-            self.summary.output_shape,
-            num_classes=self.data.num_classes,
-            loss=recipe.loss,
-            target_shape=_target_shape(self.data.train),
-        )
+        built = build_data_and_model(loaded)
+        self.data, self.model, self.summary = built.data, built.model, built.summary
         self.model.to(self.device)
         self.forward_model: torch.nn.Module = self.model
         if recipe.train.compile:
@@ -342,43 +322,6 @@ class TrainingSetup:
         }
         name = "run.json" if resumed_from is None else f"run-resumed-step{self.progress.step}.json"
         self.run.path.joinpath(name).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-
-
-def _length(split: Any) -> int:
-    return int(split[0].shape[0]) if isinstance(split, tuple) else len(split)
-
-
-def check_trainable(data: Any, recipe: Any) -> None:
-    """Refuse data no run can learn from: non-finite inputs, an empty split, a single class."""
-    if _length(data.train) == 0:
-        raise DataError(
-            f"data ({data.source}): the training split is empty; use more samples or a smaller val_fraction."
-        )
-    if data.val is not None and _length(data.val) == 0:
-        raise DataError(
-            f"data.val_fraction = {recipe.data.val_fraction} of {_length(data.train)} samples leaves an empty "
-            "validation split; use more samples, a larger val_fraction, or val_fraction: 0 (no validation)."
-        )
-    for name, split in (("training", data.train), ("validation", data.val)):
-        if isinstance(split, tuple) and split[0].is_floating_point():
-            finite = torch.isfinite(split[0].reshape(split[0].shape[0], -1)).all(dim=1)  # (N,)
-            if not bool(finite.all()):
-                bad = (~finite).nonzero().flatten()
-                raise DataError(
-                    f"data ({data.source}): {len(bad)} {name} sample(s) hold NaN or infinite inputs (first: sample "
-                    f"{int(bad[0])} of the split); clean or drop them before training."
-                )
-    if data.num_classes is not None and data.num_classes < 2:
-        raise DataError(
-            f"data ({data.source}): only {data.num_classes} class found; classification needs at least two "
-            "(an image_folder needs one sub-folder per class)."
-        )
-
-
-def is_classification(loss: str) -> bool:
-    from dlcheck.train.losses import is_classification_loss
-
-    return is_classification_loss(loss)
 
 
 def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path) -> None:
