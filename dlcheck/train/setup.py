@@ -64,6 +64,7 @@ class TrainingSetup:
 
         recipe = loaded.recipe
         self.recipe = recipe
+        self.recipe_text = recipe_to_yaml(recipe)  # saved in recipe.yaml and in every checkpoint
         self.context: DistributedContext = setup_distributed(recipe.device)
         self.device = resolve_device(recipe.device, self.context)
         self.precision: Precision = resolve_precision(recipe.train.precision, self.device)
@@ -299,7 +300,7 @@ class TrainingSetup:
 
     def _write_run_files(self, loaded: LoadedRecipe, resumed_from: Path | None) -> None:
         assert self.run is not None
-        self.run.path.joinpath("recipe.yaml").write_text(recipe_to_yaml(self.recipe), encoding="utf-8")
+        self.run.path.joinpath("recipe.yaml").write_text(self.recipe_text, encoding="utf-8")
         facts = {
             "name": self.recipe.name,
             "recipe_file": str(loaded.path),

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dlcheck import __version__
-from dlcheck.recipe import recipe_to_yaml
 
 if TYPE_CHECKING:
     from dlcheck.train.setup import Progress, TrainingSetup
@@ -25,7 +24,7 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
     """A checkpoint dict of everything :func:`restore_state` needs."""
     state: dict[str, Any] = {
         "dlcheck_version": __version__,
-        "recipe": recipe_to_yaml(setup.recipe),
+        "recipe": setup.recipe_text,
         "world_size": setup.context.world_size,
         "model": setup.model.state_dict(),
         "optimizer": setup.optimizer.state_dict(),
