@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 import torch
 from torch import nn
 
 from dlcheck.errors import RecipeError
 from dlcheck.recipe.schema import OptimizerConfig
-from dlcheck.train import optimizers
 from dlcheck.train.optimizers import OPTIMIZER_NAMES, build_optimizer, describe_param_groups
 
 
@@ -122,7 +119,3 @@ def test_describe_param_groups() -> None:
         {"name": "decay", "tensors": 1, "parameters": 12, "weight_decay": 0.05, "lr": 0.002},
         {"name": "no_decay", "tensors": 3, "parameters": 12, "weight_decay": 0.0, "lr": 0.002},
     ]
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(optimizers, raise_on_error=False).failed == 0

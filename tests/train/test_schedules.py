@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +13,6 @@ from torch.optim import lr_scheduler
 
 from dlcheck.errors import RecipeError
 from dlcheck.recipe.schema import ScheduleConfig, WarmupConfig
-from dlcheck.train import schedules
 from dlcheck.train.schedules import (
     LearningRateController,
     PlateauReducer,
@@ -306,7 +304,3 @@ def test_preview_has_one_rate_per_optimizer_step() -> None:
     config = ScheduleConfig(name="step", interval="epoch", step_size=1, gamma=0.5)
     rates = preview(config, 1.0, steps_per_epoch=3, total_epochs=3)
     assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(schedules, raise_on_error=False).failed == 0
