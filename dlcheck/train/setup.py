@@ -84,7 +84,7 @@ class TrainingSetup:
         if resume is not None:
             resumed_from = find_resume_checkpoint(resume, runs_directory=base, name=recipe.name)
             resume_state = load_checkpoint(resumed_from)
-            _check_compatible(resume_state, loaded, resumed_from)
+            _check_compatible(resume_state, loaded, resumed_from, world_size=world)
 
         # Dropout draws from the global generator; seed it per rank and save its state in checkpoints.
         torch.manual_seed(recipe.seed + self.context.rank)
@@ -325,7 +325,7 @@ class TrainingSetup:
         self.run.path.joinpath(name).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
 
 
-def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path) -> None:
+def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path, *, world_size: int) -> None:
     """Refuse to resume into a different model or data (nanoGPT forces the model args to match)."""
     from dlcheck.recipe import parse_recipe
 
@@ -338,7 +338,7 @@ def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path) -
                 f"{loaded.path}; resuming would not continue the same run. Use the recipe saved in "
                 f"{path.parent.parent / 'recipe.yaml'}, or start a new run without --resume."
             )
-    if state.get("world_size", 1) != int(__import__("os").environ.get("WORLD_SIZE", "1")):
+    if state.get("world_size", 1) != world_size:
         raise InputError(
             f"--resume: {path} was written by a run with {state.get('world_size')} process(es); resume it with the "
             "same number (the data shards and accumulation depend on it)."
