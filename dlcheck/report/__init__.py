@@ -1,0 +1,1 @@
+"""Renderers: rich console output, JSON, CSV and images. The library never prints; these do."""

@@ -1,0 +1,68 @@
+"""`dlcheck keypoints` as a user runs it: overlay PNG, JSON, CSV, comparison, bad images."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import io
+
+from tests.test_cli import run_cli
+
+
+def test_checkerboard_overlay_and_json(tmp_path: Path, capsys, monkeypatch) -> None:
+    out, report = tmp_path / "overlay.png", tmp_path / "points.json"
+    code, stdout, err = run_cli(
+        capsys, monkeypatch, "keypoints", "checkerboard", "--num-peaks", "49", "--out", str(out), "--json", str(report)
+    )
+    assert code == 0, err
+    assert "Clark-Evans" in stdout and "random" in stdout
+    payload = json.loads(report.read_text())
+    assert payload["command"] == "keypoints" and payload["status"] == "pass"
+    (method,) = payload["images"][0]["methods"]
+    assert method["method"] == "anms"
+    points = np.array(method["keypoints"])[:, :2]  # (49, 2) row, col
+    assert len(points) == 49
+    # the checkerboard's 7x7 inner corners lie on a 25-pixel lattice (corners of the squares)
+    lattice = points / 25.0
+    assert np.abs(lattice - np.round(lattice)).max() * 25.0 <= 1.0
+    assert len({(round(r), round(c)) for r, c in lattice}) == 49
+    overlay = io.imread(out)
+    assert overlay.shape == (200, 200, 3) and overlay.dtype == np.uint8
+    row, col = np.round(points[0]).astype(int)
+    ring = overlay[max(row - 5, 0) : row + 6, max(col - 5, 0) : col + 6].reshape(-1, 3)
+    assert any(tuple(pixel) == (255, 40, 40) for pixel in ring)  # the ANMS colour is drawn around the point
+
+
+def test_compare_puts_three_methods_side_by_side(tmp_path: Path, capsys, monkeypatch) -> None:
+    out, table = tmp_path / "compare.png", tmp_path / "points.csv"
+    code, stdout, err = run_cli(
+        capsys, monkeypatch, "keypoints", "camera", "--compare", "-n", "100", "--out", str(out), "--csv", str(table)
+    )
+    assert code == 0, err
+    for method in ("strongest", "min_distance", "anms"):
+        assert method in stdout
+    overlay = io.imread(out)
+    assert overlay.shape == (512, 3 * 512 + 2 * 8, 3)
+    rows = list(csv.DictReader(table.read_text().splitlines()))
+    assert len(rows) == 300
+    assert {row["method"] for row in rows} == {"strongest", "min_distance", "anms"}
+
+
+@pytest.mark.parametrize("spec", ["missing.png", "astronot"])
+def test_bad_image_exits_2(spec: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", spec)
+    assert code == 2
+    assert spec in err and "Traceback" not in err
+
+
+def test_unreadable_file_exits_2(tmp_path: Path, capsys, monkeypatch) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", str(broken))
+    assert code == 2
+    assert "broken.png" in err
