@@ -180,6 +180,11 @@ def keypoints(
     threshold_rel: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Candidates must exceed this fraction of the maximum response.")
     ] = 0.001,
+    harris_method: Annotated[
+        str, typer.Option("--harris-method", help="k: det - k tr^2 (Harris); eps: 2 det / (tr + eps) (Noble).")
+    ] = "k",
+    k: Annotated[float, typer.Option("--k", help="Harris sensitivity for --harris-method k.")] = 0.05,
+    subpixel: Annotated[bool, typer.Option(help="Refine positions to sub-pixel (skimage corner_subpix).")] = False,
     compare: Annotated[
         bool, typer.Option(help="Run strongest, min-distance and ANMS side by side (overlay and table).")
     ] = False,
@@ -193,6 +198,8 @@ def keypoints(
     """
     if method not in _METHODS:
         raise InputError(f"--method {method!r}: expected one of {', '.join(_METHODS)}.")
+    if harris_method not in ("k", "eps"):
+        raise InputError(f"--harris-method {harris_method!r}: expected k or eps.")
     for path, option in ((out, "--out"), (json_path, "--json"), (csv_path, "--csv")):
         _check_writable(path, option)
     from dlcheck.keypoints import analyse_image, load_image
@@ -213,6 +220,9 @@ def keypoints(
             c_robust=c_robust,
             sigma=sigma,
             threshold_rel=threshold_rel,
+            harris_method=harris_method,
+            k=k,
+            subpixel=subpixel,
         )
         analyses.append(analysis)
         console.print(keypoints_table(analysis))

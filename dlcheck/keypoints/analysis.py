@@ -9,11 +9,11 @@ from __future__ import annotations
 __all__ = ["ImageAnalysis", "analyse_image"]
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dlcheck.keypoints.harris import harris_response
+from dlcheck.keypoints.harris import harris_response, refine_subpixel
 from dlcheck.keypoints.select import Keypoints, select_keypoints
 from dlcheck.keypoints.uniformity import random_reference, uniformity_metrics
 
@@ -44,6 +44,9 @@ def analyse_image(
     c_robust: float = 0.9,
     sigma: float = 1.0,
     threshold_rel: float = 0.001,
+    harris_method: str = "k",
+    k: float = 0.05,
+    subpixel: bool = False,
     seed: int = 0,
 ) -> ImageAnalysis:
     """Detect Harris corners in ``image`` and select ``num_peaks`` of them by each of ``methods``.
@@ -55,7 +58,8 @@ def analyse_image(
     >>> [len(selection) for selection in result.selections]
     [20, 20]
     """
-    response = harris_response(image, sigma=sigma)  # (H, W), computed once for every method
+    # (H, W), computed once for every method
+    response = harris_response(image, method=harris_method, k=k, sigma=sigma)  # type: ignore[arg-type]
     selections = [
         select_keypoints(
             response,
@@ -67,6 +71,8 @@ def analyse_image(
         )
         for method in methods
     ]
+    if subpixel:  # Förstner refinement; points it cannot classify keep their pixel position
+        selections = [replace(selection, coords=refine_subpixel(image, selection.coords)) for selection in selections]
     shape = (int(image.shape[0]), int(image.shape[1]))
     metrics = {selection.method: uniformity_metrics(selection.coords, shape) for selection in selections}
     count = max((len(selection) for selection in selections), default=0)
@@ -82,5 +88,8 @@ def analyse_image(
             "c_robust": c_robust,
             "sigma": sigma,
             "threshold_rel": threshold_rel,
+            "harris_method": harris_method,
+            "k": k,
+            "subpixel": int(subpixel),
         },
     )

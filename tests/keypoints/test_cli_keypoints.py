@@ -66,3 +66,30 @@ def test_unreadable_file_exits_2(tmp_path: Path, capsys, monkeypatch) -> None:
     code, _, err = run_cli(capsys, monkeypatch, "keypoints", str(broken))
     assert code == 2
     assert "broken.png" in err
+
+
+def test_subpixel_and_noble_response(tmp_path: Path, capsys, monkeypatch) -> None:
+    report = tmp_path / "points.json"
+    code, _, err = run_cli(
+        capsys,
+        monkeypatch,
+        "keypoints",
+        "checkerboard",
+        "-n",
+        "49",
+        "--subpixel",
+        "--harris-method",
+        "eps",
+        "--json",
+        str(report),
+    )
+    assert code == 0, err
+    points = np.array(json.loads(report.read_text())["images"][0]["methods"][0]["keypoints"])[:, :2]
+    assert np.isfinite(points).all()
+    # the true corners of the 25-pixel squares sit between pixels 24 and 25, 49 and 50, ...
+    assert np.abs((points + 0.5) / 25.0 - np.round((points + 0.5) / 25.0)).max() * 25.0 <= 0.5
+
+
+def test_unknown_harris_method_exits_2(capsys, monkeypatch) -> None:
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", "camera", "--harris-method", "shi")
+    assert code == 2 and "--harris-method" in err
