@@ -171,15 +171,15 @@ def anms_radii(coords: npt.ArrayLike, responses: npt.ArrayLike, c_robust: float 
             k = min(neighbours, count)
             _, found = tree.query(points[open_rows], k=k)  # (m, k), nearest first
             found = found.reshape(open_rows.size, k)
-            # The first neighbour inside the prefix (and not the point itself) is the nearest
-            # suppressor; distance ties between candidates give the same radius either way.
             inside = (rank[found] < prefix_length[open_rows][:, None]) & (found != open_rows[:, None])
             hit = inside.any(axis=1)
-            first = found[np.arange(open_rows.size), inside.argmax(axis=1)][hit]
-            rows = open_rows[hit]
-            dr = points[rows, 0] - points[first, 0]
-            dc = points[rows, 1] - points[first, 1]
-            radii[rows] = np.sqrt(dr * dr + dc * dc)
+            rows, found, inside = open_rows[hit], found[hit], inside[hit]
+            # The minimum of *our* distance formula over every suppressor among the k neighbours, not
+            # merely the first in the tree's order: the radius then never depends on how the tree
+            # rounds its own distances (it only has to return the k nearest).
+            dr = points[rows, 0][:, None] - points[found, 0]  # (m, k)
+            dc = points[rows, 1][:, None] - points[found, 1]
+            radii[rows] = np.where(inside, np.sqrt(dr * dr + dc * dc), np.inf).min(axis=1)
             open_rows = open_rows[~hit]
             if k == count:
                 break  # every point was examined: the rest truly have no suppressor (cannot happen)
