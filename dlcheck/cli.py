@@ -134,12 +134,12 @@ def train(
 ) -> None:
     """Train a recipe on CPU or GPU; under torchrun on many GPUs.
 
-    Writes a run directory with the resolved recipe, TensorBoard scalars, a JSONL metrics log and
-    checkpoints. Ctrl-C stops at the next step with a checkpoint; --resume auto continues exactly.
+    Writes a run directory with the resolved recipe, TensorBoard scalars, a JSONL metrics log and checkpoints. Ctrl-C stops at the next step with a checkpoint; --resume auto continues exactly.
 
     Example: dlcheck train recipes/digits_mlp.yaml --set train.epochs=5
+
     Many GPUs: torchrun --standalone --nproc_per_node=4 -m dlcheck train recipe.yaml
-    """
+    """  # noqa: E501  (typer keeps a docstring's line breaks in --help: one paragraph, one line)
     from dlcheck.recipe import load_recipe
     from dlcheck.report.training import TrainingDisplay, write_train_json
 
