@@ -139,7 +139,7 @@ def train(
     Example: dlcheck train recipes/digits_mlp.yaml --set train.epochs=5
 
     Many GPUs: torchrun --standalone --nproc_per_node=4 -m dlcheck train recipe.yaml
-    """  # noqa: E501  (typer keeps a docstring's line breaks in --help: one paragraph, one line)
+    """  # typer keeps a docstring's line breaks in --help: one paragraph per line
     from dlcheck.recipe import load_recipe
     from dlcheck.report.training import TrainingDisplay, write_train_json
 
