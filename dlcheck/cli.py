@@ -86,6 +86,8 @@ def recipe_check(
 
     with _naming_the_recipe(loaded.path):
         built = build_data_and_model(loaded)
+    for warning in built.warnings:
+        console.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
     data = built.data.describe()
     console.print(
         f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid; "

@@ -284,3 +284,20 @@ def test_json_path_in_a_missing_folder_is_refused_before_training(tmp_path: Path
     )
     assert code == 2
     assert "does not exist" in err and "epoch" not in out
+
+
+def test_valid_but_unlikely_settings_are_warned_about(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    recipe = str(ROOT / "recipes" / "spirals_mlp.yaml")
+    settings = ["--set", "train.batch_size=5000", "--set", "schedule={name: cosine, warmup: {epochs: 50}}"]
+    code, out, _ = run_cli(capsys, monkeypatch, "recipe", "check", recipe, *settings)
+    assert code == 0
+    words = " ".join(out.split())
+    assert "warning: train.batch_size = 5000 is larger than the 1200 training samples" in words
+    assert "the learning rate never reaches optimizer.lr" in words
+    report = tmp_path / "run.json"
+    code, out, _ = run_cli(
+        capsys, monkeypatch, "train", recipe, *settings, "--set", "train.epochs=2", "--quiet", "--json", str(report)
+    )
+    assert code == 0 and "warning:" in out  # shown even with --quiet
+    assert len(json.loads(report.read_text())["warnings"]) == 2

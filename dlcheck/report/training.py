@@ -78,6 +78,9 @@ class TrainingDisplay(TrainingEvents):
             self.quiet, self.silent = True, True
         self._epochs = info.epochs
         self._columns = [key for key in _COLUMNS if _applies(key, info)]
+        if not self.silent:  # shown even with --quiet: they are about the user's settings
+            for warning in info.warnings:
+                self.console.print(Text.assemble(("warning: ", "bold yellow"), warning))
         if self.quiet:
             return
         out = self.console
@@ -242,6 +245,7 @@ def train_json(result: TrainResult) -> dict[str, Any]:
             "best_metrics": result.best_metrics,
             "monitor": result.monitor,
         },
+        "warnings": result.warnings,
         "history": result.history,
     }
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __all__ = ["BuiltRecipe", "build_data_and_model", "check_trainable"]
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,6 +25,7 @@ class BuiltRecipe:
     data: Any  # dlcheck.data.DataBundle
     model: torch.nn.Module  # on the CPU, initialised
     summary: Any  # dlcheck.model.ModelSummary
+    warnings: list[str] = field(default_factory=list)  # valid but probably not what the user meant
 
 
 def build_data_and_model(loaded: LoadedRecipe) -> BuiltRecipe:
@@ -46,7 +49,41 @@ def build_data_and_model(loaded: LoadedRecipe) -> BuiltRecipe:
         loss=recipe.loss,
         target_shape=_target_shape(data.train),
     )
-    return BuiltRecipe(data, model, summary)
+    return BuiltRecipe(data, model, summary, recipe_warnings(recipe, data))
+
+
+def recipe_warnings(recipe: Any, data: Any) -> list[str]:
+    """Settings that are valid but rarely meant, now that the data's size is known."""
+    warnings: list[str] = []
+    train_size = _length(data.train)
+    batch_size = recipe.train.batch_size
+    if batch_size > train_size:
+        warnings.append(
+            f"train.batch_size = {batch_size} is larger than the {train_size} training samples: every epoch is a "
+            "single step on all of them; choose a batch size below the data size."
+        )
+    steps_per_epoch = math.ceil(train_size / batch_size)  # one process and no accumulation: an estimate
+    total_steps = steps_per_epoch * recipe.train.epochs
+    warmup = recipe.schedule.warmup
+    if warmup is not None:
+        warmup_steps = warmup.steps if warmup.steps is not None else (warmup.epochs or 0) * steps_per_epoch
+        if warmup_steps >= total_steps:
+            warnings.append(
+                f"schedule.warmup lasts {warmup_steps} steps but the run has {total_steps}: the learning rate never "
+                "reaches optimizer.lr; shorten the warm-up or train longer."
+            )
+    cores = os.cpu_count() or 1
+    if recipe.data.num_workers > cores:
+        warnings.append(
+            f"data.num_workers = {recipe.data.num_workers} is more than this machine's {cores} CPU cores; "
+            f"use at most {cores}."
+        )
+    if data.val is not None and 0 < _length(data.val) < 20:
+        warnings.append(
+            f"the validation split has only {_length(data.val)} samples: its loss and accuracy will be noisy "
+            "(and early stopping with it); use more data or a larger data.val_fraction."
+        )
+    return warnings
 
 
 def _target_shape(data: Any) -> tuple[int, ...]:

@@ -39,6 +39,7 @@ class RunInfo:
     parameter_groups: list[dict[str, Any]]
     loader: str
     is_main: bool = True  # rank 0; the others stay silent
+    warnings: list[str] = field(default_factory=list)  # valid settings that are probably mistakes
     resumed_from: Path | None = None
     start_epoch: int = 0
     start_batch: int = 0

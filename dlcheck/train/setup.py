@@ -91,6 +91,7 @@ class TrainingSetup:
 
         built = build_data_and_model(loaded)
         self.data, self.model, self.summary = built.data, built.model, built.summary
+        self.warnings = list(built.warnings)
         self.model.to(self.device)
         self.forward_model: torch.nn.Module = self.model
         if recipe.train.compile:
@@ -202,6 +203,7 @@ class TrainingSetup:
             parameter_groups=describe_param_groups(self.optimizer),
             loader=type(self.train_batcher).__name__,
             is_main=self.context.is_main,
+            warnings=list(self.warnings),
             resumed_from=resumed_from,
             start_epoch=self.progress.epoch,
             start_batch=self.progress.batch,

@@ -54,6 +54,7 @@ class TrainResult:
     last_checkpoint: Path | None = None
     restored_best: bool = False
     is_main: bool = True  # False on the other ranks of a torchrun job
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -331,6 +332,7 @@ class Trainer:
             last_checkpoint=s.last_good_checkpoint(),
             restored_best=restored,
             is_main=s.context.is_main,
+            warnings=list(s.warnings),
         )
         self.events.on_end(result)
         return result
