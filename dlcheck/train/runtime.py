@@ -46,6 +46,16 @@ class DistributedContext:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value``, in rank order, on every rank (``[value]`` in a world of one)."""
+        if not self.is_distributed:
+            return [value]
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return gathered
+
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.is_distributed:
             import torch.distributed as dist
@@ -64,6 +74,9 @@ class DistributedContext:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                # Let every rank finish its last collective before the group goes away: without it
+                # gloo can abort a slower rank at exit ("terminate called without an active exception").
+                dist.barrier()
                 dist.destroy_process_group()
 
 

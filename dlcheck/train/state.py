@@ -40,11 +40,18 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
             "history": list(progress.history),
         },
         "normalization": setup.data.normalization.state_dict() if setup.data.normalization is not None else None,
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        },
     }
+    rng = {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    # Every rank draws its own dropout masks: keep each rank's generator, not only rank 0's, so a
+    # resumed torchrun job continues exactly too. A collective: every rank calls capture_state.
+    state["rng"] = rng
+    distributed = setup.context.is_distributed
+    state["rng_per_rank"] = setup.context.gather(rng) if distributed else None
+    # A mid-epoch stop: each rank's partial-epoch sums, so the epoch's all-reduced loss is the same too.
+    state["partial_per_rank"] = setup.context.gather(progress.partial) if distributed else None
     return state
 
 
@@ -59,14 +66,21 @@ def restore_state(setup: TrainingSetup, state: dict[str, Any]) -> None:
     best = state.get("best") or {}
     setup.best_value, setup.best_epoch = best.get("value"), best.get("epoch")
     progress = state["progress"]
+    partial = progress["partial"]
+    partial_per_rank = state.get("partial_per_rank")
+    if partial_per_rank and len(partial_per_rank) == setup.context.world_size:
+        partial = partial_per_rank[setup.context.rank]
     setup.progress.update(
         epoch=progress["epoch"],
         batch=progress["batch"],
         step=progress["step"],
-        partial=progress["partial"],
+        partial=partial,
         history=list(progress["history"]),
     )
     rng = state["rng"]
+    per_rank = state.get("rng_per_rank")
+    if per_rank and len(per_rank) == setup.context.world_size:
+        rng = per_rank[setup.context.rank]
     torch.set_rng_state(rng["torch"])
     if rng.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
