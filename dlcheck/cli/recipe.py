@@ -1,0 +1,67 @@
+"""`dlcheck recipe check|show|schema`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dlcheck.cli._app import recipe_app
+from dlcheck.cli._options import RecipeArgument, SetOption, naming_the_recipe
+
+
+@recipe_app.command("check")
+def recipe_check(
+    recipe: RecipeArgument,
+    set_: SetOption = None,
+    build: Annotated[
+        bool, typer.Option(help="Also load the data and build the model, catching shape mistakes.")
+    ] = True,
+) -> None:
+    """Validate a recipe: schema, cross-field rules, factories, then data and model shapes. Exit 2 on problems.
+
+    Example: dlcheck recipe check recipes/digits_mlp.yaml
+    """
+    from dlcheck.recipe import load_recipe
+    from dlcheck.report.console import stdout_console
+
+    loaded = load_recipe(recipe, set_ or ())
+    console = stdout_console()
+    if not build:
+        console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
+        return
+    from dlcheck.train.build import build_data_and_model
+
+    with naming_the_recipe(loaded.path):
+        built = build_data_and_model(loaded)
+    for warning in built.warnings:
+        console.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
+    data = built.data.describe()
+    console.print(
+        f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid; "
+        f"model {built.summary.total_parameters:,} parameters, output {tuple(built.summary.output_shape)}; "
+        f"data {data.get('train_size')} train / {data.get('val_size') or 0} val, "
+        f"inputs {tuple(data.get('input_shape') or ())}"
+    )
+
+
+@recipe_app.command("show")
+def recipe_show(recipe: RecipeArgument, set_: SetOption = None) -> None:
+    """Print a recipe resolved: every default filled in, overrides applied.
+
+    Example: dlcheck recipe show recipes/digits_mlp.yaml --set optimizer.lr=0.01
+    """
+    from dlcheck.recipe import load_recipe, recipe_to_yaml
+
+    loaded = load_recipe(recipe, set_ or ())
+    typer.echo(recipe_to_yaml(loaded.recipe), nl=False)
+
+
+@recipe_app.command("schema")
+def recipe_schema() -> None:
+    """Print the recipe JSON schema (for editors and documentation)."""
+    import json
+
+    from dlcheck.recipe import recipe_json_schema
+
+    typer.echo(json.dumps(recipe_json_schema(), indent=2))
