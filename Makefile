@@ -31,6 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix dlcheck tests benchmarks
 
 bench: $(STAMP)
+	@$(BIN)/python -c "import torch_lr_finder, pytorch_lightning" 2>/dev/null || $(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/anms.py
 

@@ -1,0 +1,3 @@
+"""Commands of issue work in progress: filled in by the module's owner."""
+
+from __future__ import annotations
