@@ -23,6 +23,7 @@ class Purpose(IntEnum):
     AUGMENT = 4  # per-batch augmentation
     STATISTICS = 5  # the sample of a Dataset used for normalisation statistics
     LOADER = 6  # the DataLoader's own generator (worker base seed), kept off the global RNG
+    DROPOUT = 7  # a process's global RNG (dropout masks) when a run resumes with another number of processes
 
 
 def derive_seed(seed: int, purpose: Purpose, *parts: int) -> int:

@@ -243,6 +243,15 @@ class TrainConfig(_Strict):
     gradient_clip: GradientClipConfig | None = None
     precision: Literal["fp32", "bf16-mixed", "fp16-mixed"] = "fp32"
     compile: bool = Field(False, description="torch.compile the model.")
+    channels_last: bool = Field(
+        False, description="Image models: NHWC memory layout for weights and inputs (faster convolutions on GPUs)."
+    )
+    sync_batchnorm: bool = Field(
+        False, description="Under torchrun on GPUs: batch-norm statistics over the global batch, not each process's."
+    )
+    deterministic: bool = Field(
+        False, description="Deterministic kernels (slower); otherwise cuDNN benchmarks and picks the fastest."
+    )
     max_steps: PositiveInt | None = Field(None, description="Stop after this many optimiser steps.")
 
 

@@ -78,6 +78,11 @@ def recipe_warnings(recipe: Any, data: Any) -> list[str]:
             f"data.num_workers = {recipe.data.num_workers} is more than this machine's {cores} CPU cores; "
             f"use at most {cores}."
         )
+    if recipe.train.channels_last and len(data.input_shape) != 3:
+        warnings.append(
+            f"train.channels_last has no effect: the inputs are {tuple(data.input_shape)}, not (C, H, W) images; "
+            "remove it."
+        )
     if data.val is not None and 0 < _length(data.val) < 20:
         warnings.append(
             f"the validation split has only {_length(data.val)} samples: its loss and accuracy will be noisy "

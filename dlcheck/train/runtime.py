@@ -7,7 +7,15 @@ NCCL on CUDA and gloo on the CPU (so distributed code is testable without a GPU)
 
 from __future__ import annotations
 
-__all__ = ["DistributedContext", "Precision", "resolve_device", "resolve_precision", "setup_distributed"]
+__all__ = [
+    "ChannelsLastInputs",
+    "DistributedContext",
+    "Precision",
+    "configure_kernels",
+    "resolve_device",
+    "resolve_precision",
+    "setup_distributed",
+]
 
 import contextlib
 import os
@@ -182,3 +190,39 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
             raise InputError("train.precision: bf16-mixed autocast is not supported on mps; use `fp32`.")
         return Precision(name, torch.bfloat16, device.type)
     raise InputError(f"train.precision: unknown precision {name!r}; expected fp32, bf16-mixed or fp16-mixed.")
+
+
+def configure_kernels(device: torch.device, *, deterministic: bool) -> None:
+    """cuDNN autotuning for speed, or deterministic kernels on request (``train.deterministic``).
+
+    ``cudnn.benchmark`` times the convolution algorithms for each new input shape and keeps the fastest: a
+    few slow first steps, then faster ones, and results that may differ in the last bits between runs.
+    """
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        import os
+
+        # cuBLAS needs a fixed workspace to be deterministic (PyTorch's reproducibility notes).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+class ChannelsLastInputs(torch.nn.Module):
+    """Run ``model`` on image batches converted to channels-last (NHWC) memory layout.
+
+    The model's own weights are converted once (``model.to(memory_format=torch.channels_last)``); this
+    wrapper converts each ``(B, C, H, W)`` batch, so convolutions need no layout change inside. Only the
+    forward pass goes through it: checkpoints hold the wrapped model's ``state_dict`` unchanged.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return self.model(inputs)

@@ -34,7 +34,15 @@ from dlcheck.train.checkpoint import (
 )
 from dlcheck.train.events import RunInfo
 from dlcheck.train.loggers import MetricLogger
-from dlcheck.train.runtime import DistributedContext, Precision, resolve_device, resolve_precision, setup_distributed
+from dlcheck.train.runtime import (
+    ChannelsLastInputs,
+    DistributedContext,
+    Precision,
+    configure_kernels,
+    resolve_device,
+    resolve_precision,
+    setup_distributed,
+)
 
 
 @dataclass
@@ -92,11 +100,17 @@ class TrainingSetup:
         built = build_data_and_model(loaded)
         self.data, self.model, self.summary = built.data, built.model, built.summary
         self.warnings = list(built.warnings)
+        self.ddp = self.context.is_distributed
+        if recipe.train.sync_batchnorm:
+            self.model = self._synchronised_batchnorm(self.model)
+        configure_kernels(self.device, deterministic=recipe.train.deterministic)
         self.model.to(self.device)
         self.forward_model: torch.nn.Module = self.model
+        if recipe.train.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.forward_model = ChannelsLastInputs(self.model)
         if recipe.train.compile:
-            self.forward_model = torch.compile(self.model)  # type: ignore[assignment]
-        self.ddp = self.context.is_distributed
+            self.forward_model = torch.compile(self.forward_model)  # type: ignore[assignment]
         if self.ddp:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -210,6 +224,20 @@ class TrainingSetup:
         )
 
     # ------------------------------------------------------------------------------- loop side jobs
+    def _synchronised_batchnorm(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``train.sync_batchnorm``: batch statistics over every process's samples (DDP on GPUs only)."""
+        if not self.ddp:
+            self.warnings.append(
+                "train.sync_batchnorm has no effect in a single process: its batch norms already see the whole batch."
+            )
+            return model
+        if self.device.type != "cuda":
+            raise InputError(
+                f"train.sync_batchnorm: PyTorch's SyncBatchNorm runs on GPUs only, but this run is on {self.device}; "
+                "set `train.sync_batchnorm: false` for CPU processes (each then normalises its own share of the batch)."
+            )
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
     def l1_penalty(self) -> torch.Tensor:
         from dlcheck.train.regularization import l1_penalty
 
@@ -348,10 +376,15 @@ def _check_compatible(state: dict[str, Any], loaded: LoadedRecipe, path: Path, *
                 f"{loaded.path}; resuming would not continue the same run. Use the recipe saved in "
                 f"{path.parent.parent / 'recipe.yaml'}, or start a new run without --resume."
             )
-    if state.get("world_size", 1) != world_size:
+    saved_world = state.get("world_size", 1)
+    if saved_world != world_size and state["progress"]["batch"] != 0:
+        # The position inside an epoch is counted in this world size's per-process batches; at an epoch's end
+        # nothing depends on it (the global batch, the epoch order and the optimiser state do not change).
         raise InputError(
-            f"--resume: {path} was written by a run with {state.get('world_size')} process(es); resume it with the "
-            "same number (the data shards and accumulation depend on it)."
+            f"--resume: {path} was saved in the middle of an epoch by {saved_world} process(es), and this run has "
+            f"{world_size}; a mid-epoch position cannot move to another number of processes. Resume with "
+            f"{saved_world} process(es), or from an end-of-epoch checkpoint of the same run "
+            f"({path.parent / 'epoch-N.pt'})."
         )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dlcheck import __version__
+from dlcheck.data._seeding import Purpose, derive_seed
 
 if TYPE_CHECKING:
     from dlcheck.train.setup import Progress, TrainingSetup
@@ -81,6 +82,11 @@ def restore_state(setup: TrainingSetup, state: dict[str, Any]) -> None:
     per_rank = state.get("rng_per_rank")
     if per_rank and len(per_rank) == setup.context.world_size:
         rng = per_rank[setup.context.rank]
+    elif setup.context.rank > 0:
+        # Resumed with another number of processes (at an epoch's end): the new ranks get fresh dropout
+        # streams of their own rather than copies of rank 0's.
+        torch.manual_seed(derive_seed(setup.recipe.seed, Purpose.DROPOUT, setup.context.rank, progress["step"]))
+        return
     torch.set_rng_state(rng["torch"])
     if rng.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])

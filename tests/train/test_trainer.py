@@ -223,48 +223,6 @@ def test_cuda_run_with_fp16_mixed(tmp_path: Path) -> None:
     assert result.final_metrics["val/accuracy"] > 0.8
 
 
-def test_two_processes_under_torchrun_train_like_one(tmp_path: Path) -> None:
-    """The global batch is split over processes: 2 CPU processes (gloo) follow the 1-process run."""
-    import shutil
-    import subprocess
-    import sys
-
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(
-        "name: ddp\ndata: {source: spirals, samples: 1280, val_fraction: 0.0}\n"
-        "model: {layers: [{type: linear, out: 32}, {type: tanh}, {type: linear, out: 3}]}\n"
-        "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\ntrain: {epochs: 2, batch_size: 64}\n"
-        "logging: {tensorboard: false}\ndevice: cpu\n"
-    )
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun is not installed beside this Python")
-    command = ["-m", "dlcheck", "train", str(recipe), "--quiet"]
-    two = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", *command, "--run-dir", "two", "--json", "two.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert two.returncode == 0, two.stderr[-3000:]
-    assert two.stdout.count("status") == 1  # rank 0 reports, rank 1 stays silent
-    one = subprocess.run(
-        [sys.executable, *command, "--run-dir", "one", "--json", "one.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert one.returncode == 0, one.stderr
-    history_one = json.loads((tmp_path / "one.json").read_text())["history"]
-    history_two = json.loads((tmp_path / "two.json").read_text())["history"]
-    assert [row["step"] for row in history_one] == [row["step"] for row in history_two]
-    for a, b in zip(history_one, history_two, strict=True):
-        assert math.isclose(a["train/loss"], b["train/loss"], rel_tol=1e-5)
-    assert json.loads((tmp_path / "two" / "run.json").read_text())["world_size"] == 2
-
-
 def test_max_steps_mid_epoch_keeps_the_position_and_resumes_exactly(tmp_path: Path) -> None:
     loaded = _loaded(DIGITS_CNN, tmp_path)
     full = Trainer(loaded, run_directory=tmp_path / "full", handle_signals=False).run()
