@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.dlcheck-installed
 # multi-GB CUDA build. Set TORCH_SPEC (e.g. `make demo TORCH_SPEC=torch`) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP)
 	@$(BIN)/python -c "import torch_lr_finder, pytorch_lightning" 2>/dev/null || $(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/anms.py
+	$(BIN)/python benchmarks/startup.py
+
+# On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/gpu_throughput.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

@@ -7,6 +7,9 @@ and interleaved (these machines are noisy: the table reports medians over repeat
   forward, loss, backward, step. This is the anchor of the target ratio (>= 1.0x).
 - ``hand-written (slicing)``: the same loop over ``randperm`` index slices of device tensors, what fast
   trainers do (airbench); the ceiling a generic trainer can approach.
+- ``Lightning``: PyTorch Lightning's ``Trainer.fit`` on the same model and DataLoader, in its leanest setting
+  (no logger, checkpointing, progress bar or model summary), when ``pytorch_lightning`` is installed
+  (``make bench`` installs it). Target: dlcheck >= 2x.
 
 dlcheck's figure covers its whole epoch loop: per-step NaN guard, metric sums, logging every 10 steps,
 end-of-epoch checkpoint writes (TensorBoard off, no validation split so all three do the same work).
@@ -123,6 +126,67 @@ def run_hand_written(
     return time.perf_counter() - started, steps
 
 
+def run_lightning(
+    x: torch.Tensor, y: torch.Tensor, hidden: list[int], batch_size: int, epochs: int, device: torch.device
+) -> tuple[float, int]:
+    import logging
+    import warnings
+
+    import pytorch_lightning as lightning
+
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    classes = int(y.max()) + 1
+
+    class Module(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = _model(x[0].numel(), hidden, classes, seed=0)
+            self.loss_function = nn.CrossEntropyLoss()
+
+        def training_step(self, batch, batch_index):  # type: ignore[no-untyped-def]
+            inputs, targets = batch
+            return self.loss_function(self.model(inputs), targets)
+
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    class Clock(lightning.Callback):
+        # The loop alone, as for the other loops: from the first epoch's start to the end of training.
+        def on_train_start(self, trainer, module) -> None:  # type: ignore[no-untyped-def]
+            self.started = time.perf_counter()
+
+        def on_train_end(self, trainer, module) -> None:  # type: ignore[no-untyped-def]
+            self.seconds = time.perf_counter() - self.started
+
+    clock = Clock()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True)
+    trainer = lightning.Trainer(
+        callbacks=[clock],
+        max_epochs=epochs,
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    module = Module()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the dataloader does not have many workers" and the like
+        trainer.fit(module, loader)
+    return clock.seconds, int(trainer.global_step)
+
+
+def _have_lightning() -> bool:
+    try:
+        import pytorch_lightning  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -152,6 +216,10 @@ def main() -> int:
             "hand-written (DataLoader)": [],
             "hand-written (slicing)": [],
         }
+        if _have_lightning():
+            rates["Lightning"] = []
+        else:
+            print("(pytorch_lightning not installed: no Lightning row; `pip install pytorch-lightning`)")
         for _ in range(args.repeats):  # interleaved, so drift hits every loop alike
             seconds, steps = run_dlcheck(text, directory)
             rates["dlcheck train"].append(steps / seconds)
@@ -159,6 +227,9 @@ def main() -> int:
             rates["hand-written (DataLoader)"].append(steps / seconds)
             seconds, steps = run_hand_written(x, y, hidden, batch_size, epochs, device, loader=False)
             rates["hand-written (slicing)"].append(steps / seconds)
+            if "Lightning" in rates:
+                seconds, steps = run_lightning(x, y, hidden, batch_size, epochs, device)
+                rates["Lightning"].append(steps / seconds)
         ours = statistics.median(rates["dlcheck train"])
         for loop, values in rates.items():
             median = statistics.median(values)
