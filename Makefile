@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dlcheck train recipes/digits_mlp.yaml
+	$(BIN)/dlcheck babysit recipes/digits_mlp.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/anms.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/babysit.py
 
 # On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
 bench-gpu: $(STAMP)

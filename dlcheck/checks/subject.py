@@ -130,15 +130,16 @@ class CheckSubject:
         return max(1, math.ceil(self.train_size() / self.recipe.train.batch_size))
 
 
-def prepare_subject(loaded: LoadedRecipe, *, device: str | None = None) -> CheckSubject:
+def prepare_subject(loaded: LoadedRecipe, *, device: str | None = None, check: bool = True) -> CheckSubject:
     """Load the data and build the model of a recipe, on ``device`` (default: the recipe's ``device``).
 
-    Raises the same :class:`~dlcheck.errors.DlcheckError` subclasses as ``dlcheck recipe check``.
+    Raises the same :class:`~dlcheck.errors.DlcheckError` subclasses as ``dlcheck recipe check``;
+    ``check=False`` accepts bad data values (NaN inputs, labels out of range) for a check to report.
     """
     from dlcheck.train.build import build_data_and_model
     from dlcheck.train.runtime import resolve_device
 
-    built = build_data_and_model(loaded)
+    built = build_data_and_model(loaded, check=check)
     target = resolve_device(device or loaded.recipe.device)
     return CheckSubject(
         loaded=loaded,

@@ -6,7 +6,7 @@ that shape mistakes (a last layer of the wrong size, a convolution on vectors) a
 
 from __future__ import annotations
 
-__all__ = ["BuiltRecipe", "build_data_and_model", "check_trainable"]
+__all__ = ["BuiltRecipe", "build_data_and_model", "check_built", "check_trainable"]
 
 import math
 import os
@@ -28,28 +28,43 @@ class BuiltRecipe:
     warnings: list[str] = field(default_factory=list)  # valid but probably not what the user meant
 
 
-def build_data_and_model(loaded: LoadedRecipe) -> BuiltRecipe:
-    """Load the data, build the model for its shapes, and check that they fit together."""
+def build_data_and_model(loaded: LoadedRecipe, *, check: bool = True) -> BuiltRecipe:
+    """Load the data, build the model for its shapes, and (``check``) refuse what no run can train on.
+
+    ``check=False`` leaves the value checks to the caller (the checklist reports bad data as a failed
+    ``data_sanity`` check rather than refusing it); call :func:`check_built` later.
+    """
     from dlcheck.data import load_data
-    from dlcheck.model import build_model, check_output_shape, summarize_model
+    from dlcheck.model import build_model, summarize_model
 
     recipe = loaded.recipe
     data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
-    check_trainable(data, recipe)
+    if check:  # before the model: bad data fails fast
+        check_trainable(data, recipe)
+    model = build_model(recipe.model, data.input_shape, seed=recipe.seed, directory=loaded.directory)
+    summary = summarize_model(model, data.input_shape)
+    if check:
+        check_built(data, summary, recipe)
+    return BuiltRecipe(data, model, summary, recipe_warnings(recipe, data))
+
+
+def check_built(data: Any, summary: Any, recipe: Any, *, trainable: bool = False) -> None:
+    """Refuse a model whose outputs do not fit the data and loss (and, with ``trainable``, untrainable data)."""
+    from dlcheck.model import check_output_shape
+
+    if trainable:
+        check_trainable(data, recipe)
     if is_classification_loss(recipe.loss) and data.num_classes is None:
         raise ModelError(
             f"loss: {recipe.loss} needs integer class labels, but the data ({data.source}) has "
             "real-valued targets; use `loss: mse` (or l1/huber) for regression."
         )
-    model = build_model(recipe.model, data.input_shape, seed=recipe.seed, directory=loaded.directory)
-    summary = summarize_model(model, data.input_shape)
     check_output_shape(
         summary.output_shape,
         num_classes=data.num_classes,
         loss=recipe.loss,
         target_shape=_target_shape(data.train),
     )
-    return BuiltRecipe(data, model, summary, recipe_warnings(recipe, data))
 
 
 def recipe_warnings(recipe: Any, data: Any) -> list[str]:
