@@ -22,6 +22,7 @@ __all__ = [
     "LayerSpec",
     "LoggingConfig",
     "ModelConfig",
+    "MonitorConfig",
     "OptimizerConfig",
     "Recipe",
     "RegularizationConfig",
@@ -267,6 +268,14 @@ class LoggingConfig(_Strict):
     every_steps: PositiveInt = Field(10, description="Training scalars are logged every this many steps.")
 
 
+class MonitorConfig(_Strict):
+    """Live curve diagnosis during training, judged at each logging window (no extra host sync)."""
+
+    enabled: bool = Field(True, description="Watch the training loss for spikes and divergence.")
+    stop_on_divergence: bool = Field(True, description="Stop the run (status `diverged`) when the loss diverges.")
+    record_spikes: bool = Field(True, description="Append each spike's batch sample indices to spikes.jsonl.")
+
+
 Loss = Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
 
 
@@ -292,3 +301,4 @@ class Recipe(_Strict):
     )
     checkpoint: CheckpointConfig = Field(default_factory=lambda: CheckpointConfig())
     logging: LoggingConfig = Field(default_factory=lambda: LoggingConfig())
+    monitor: MonitorConfig = Field(default_factory=lambda: MonitorConfig())

@@ -350,6 +350,8 @@ class TrainingSetup:
             "gradient_accumulation": self.recipe.train.gradient_accumulation,
             "device": str(self.device),
             "precision": self.precision.name,
+            "steps_per_epoch": self.steps_per_epoch,  # read by `dlcheck diagnose` (periodicity, epochs)
+            "data": self.data.describe(),  # classes and validation size, for `dlcheck diagnose`
             "resumed_from": str(resumed_from) if resumed_from else None,
             "command": sys.argv,
             "versions": {

@@ -40,7 +40,7 @@ class TrainResult:
     """How a run ended and what it reached."""
 
     name: str
-    status: str  # completed | early_stopped | max_steps | interrupted | non_finite
+    status: str  # completed | early_stopped | max_steps | interrupted | non_finite | diverged
     message: str
     run_directory: Path | None
     epochs_completed: int
@@ -127,6 +127,7 @@ class Trainer:
         status, message = "completed", f"trained {recipe.train.epochs} epochs"
         last_grad_norm: torch.Tensor | None = None  # read at logging time only
         max_steps = recipe.train.max_steps
+        monitor, spikes = self._make_monitor(s)
         first_epoch = progress.epoch
         if max_steps is not None and progress.step >= max_steps:  # a resumed run already there
             first_epoch = recipe.train.epochs
@@ -199,6 +200,10 @@ class Trainer:
                         step_metrics["train/grad_norm"] = float(last_grad_norm)
                     s.log({"kind": "step", "step": progress.step, "epoch": epoch, **step_metrics})
                     self.events.on_step(StepRecord(progress.step, epoch, batch_index, step_metrics))
+                    if monitor is not None and self._watch(s, monitor, spikes, meter, epoch, window.mean_loss):
+                        stop_now = True
+                        status, message = "diverged", self._diverged_message(s, monitor, epoch)
+                        break
 
                 interrupted = self._stop_requested_everywhere(s, at_window=progress.step % every_steps == 0)
                 reached = max_steps is not None and progress.step >= max_steps
@@ -219,7 +224,7 @@ class Trainer:
                     status, message = "max_steps", f"reached train.max_steps = {max_steps}"
                     break
 
-            if status in ("non_finite", "interrupted") or (status == "max_steps" and not stop_now):
+            if status in ("non_finite", "interrupted", "diverged") or (status == "max_steps" and not stop_now):
                 break
             window = meter.check_window()
             if window.first_bad_batch is not None:
@@ -250,9 +255,55 @@ class Trainer:
             if stop_now:
                 break
 
+        if spikes is not None and spikes.count:
+            message += f"; {spikes.count} loss spike{'s' if spikes.count > 1 else ''} recorded in {spikes.path}"
         return self._finish(s, status, message, started)
 
     # ------------------------------------------------------------------------------------------ helpers
+    def _make_monitor(self, s: TrainingSetup) -> tuple[Any, Any]:
+        """The live curve monitor (dlcheck.curves.live) and, on rank 0 of a run with a directory, its spike file."""
+        config = self.recipe.monitor
+        if not config.enabled:
+            return None, None
+        from dlcheck.curves.live import LiveMonitor, SpikeRecorder
+
+        recorder = None
+        if config.record_spikes and s.run_path is not None and s.context.is_main:
+            recorder = SpikeRecorder(s.run_path)
+        return LiveMonitor(), recorder
+
+    def _watch(self, s: TrainingSetup, monitor: Any, spikes: Any, meter: EpochMeter, epoch: int, loss: float) -> bool:
+        """Judge one logging window's loss; record a spike's batch; True when a divergence must stop the run."""
+        spike = monitor.observe(s.progress.step, loss)
+        if spike is not None and spikes is not None:
+            # Only now read the epoch's per-batch losses back (one small copy): the window's worst batch.
+            losses = meter.state()["losses"]
+            window = losses[-self.recipe.logging.every_steps * self.recipe.train.gradient_accumulation :]
+            worst = max(range(len(window)), key=window.__getitem__)
+            batch = len(losses) - len(window) + worst
+            plan = getattr(s.train_batcher, "plan", None)  # EpochPlan: which samples each batch holds
+            samples = plan.indices(epoch, batch)[: plan.batch_size].tolist() if plan is not None else []
+            spikes.record(spike, epoch=epoch, batch=batch, batch_loss=float(window[worst]), samples=samples)
+        diverged = bool(monitor.diverged and self.recipe.monitor.stop_on_divergence)
+        if s.context.is_distributed:  # every rank must stop at the same window, or DDP waits forever
+            flag = torch.tensor([1.0 if diverged else 0.0], device=s.device)
+            diverged = bool(s.context.all_reduce_sum(flag).item() > 0)
+        return diverged
+
+    def _diverged_message(self, s: TrainingSetup, monitor: Any, epoch: int) -> str:
+        kept = s.last_good_checkpoint()
+        where = f"the last checkpoint is {kept}" if kept else "no checkpoint was written before it"
+        what = (
+            monitor.divergence_text(f"step {s.progress.step} (epoch {epoch + 1})")
+            if monitor.diverged
+            else "another process saw the training loss diverge"
+        )
+        return (
+            f"{what}; training stopped and {where}. Restart with optimizer.lr 3-10x lower, a warm-up "
+            "(schedule.warmup) or train.gradient_clip: {max_norm: 1.0}; `dlcheck diagnose` on the run directory "
+            "shows the curves."
+        )
+
     def _stop_requested_everywhere(self, s: TrainingSetup, *, at_window: bool) -> bool:
         if not s.context.is_distributed:
             return self._stop_requested

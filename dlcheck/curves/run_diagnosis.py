@@ -1,0 +1,413 @@
+"""Diagnose one run: map its series, take its facts, run every detector, drop what restates a graver finding.
+
+The chance level and the validation-set size come from the options, from the run's own files, or are
+inferred from the curves (and the report says which); the detectors run on the mapped series; early
+stopping is replayed on the validation curve to give ``best_step``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RunDiagnosis", "diagnose_run"]
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dlcheck.curves.chance import ChanceLevel, infer_classes_from_loss, infer_classes_from_pair, infer_set_size
+from dlcheck.curves.detectors.context import Context, LossCurve, loss_curve
+from dlcheck.curves.detectors.generalization import (
+    EarlyStop,
+    align,
+    detect_generalization_gap,
+    detect_loss_accuracy_mismatch,
+    detect_overfitting,
+    simulate_early_stopping,
+)
+from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes
+from dlcheck.curves.detectors.oscillation import detect_oscillation, detect_periodicity
+from dlcheck.curves.detectors.progress import (
+    detect_no_trend,
+    detect_plateau,
+    detect_random_performance,
+    detect_slow_convergence,
+    detect_underfitting,
+    flat_band,
+)
+from dlcheck.curves.findings import Finding, severity_rank, worst_severity
+from dlcheck.curves.log_run import LogRun
+from dlcheck.curves.series import Mapping, Role, Series, map_series
+from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+# Kinds a graver finding on the same run makes redundant: (grave kind, grave severities) -> dropped kinds.
+_SUPPRESSED_BY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "nan": (("fail",), ("plateau", "no_trend", "slow_convergence", "oscillation", "underfitting", "periodicity")),
+    "divergence": (
+        ("fail",),
+        ("plateau", "no_trend", "slow_convergence", "oscillation", "underfitting", "overfitting"),
+    ),
+    "plateau": (("fail",), ("no_trend", "slow_convergence", "underfitting", "oscillation")),
+    "random_performance": (("fail",), ("no_trend", "slow_convergence", "underfitting", "plateau")),
+    "overfitting": (("warn", "info"), ("generalization_gap",)),
+    "slow_convergence": (("warn",), ("underfitting", "plateau")),
+    "underfitting": (("warn",), ("plateau",)),
+}
+
+
+@dataclass
+class RunDiagnosis:
+    """What was found in one run.
+
+    Attributes
+    ----------
+    run : LogRun
+    mapping : Mapping
+        The series chosen per role and the table of every series.
+    findings : list of Finding
+        Sorted by severity (fail first), then step.
+    chance : ChanceLevel or None
+    val_size : int or None
+    val_size_source : str or None
+    early_stop : EarlyStop or None
+        Early stopping replayed on the monitored curve: ``kept_step`` is the run's ``best_step``.
+    summary : dict
+        Final and best values per role, for the comparison table.
+    seconds : float
+    """
+
+    run: LogRun
+    mapping: Mapping
+    findings: list[Finding]
+    chance: ChanceLevel | None = None
+    val_size: int | None = None
+    val_size_source: str | None = None
+    early_stop: EarlyStop | None = None
+    summary: dict[str, float | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        worst = worst_severity(finding.severity for finding in self.findings)
+        return "pass" if worst in (None, "info") else str(worst)
+
+    @property
+    def best_step(self) -> float | None:
+        return self.early_stop.kept_step if self.early_stop is not None else None
+
+
+def _chance(
+    run: LogRun, mapping: Mapping, num_classes: int | None, size: int | None, thresholds: Thresholds
+) -> ChanceLevel | None:
+    if num_classes is not None:
+        return ChanceLevel(num_classes, "--num-classes")
+    if run.facts.num_classes is not None:
+        return ChanceLevel(run.facts.num_classes, run.facts.num_classes_source or "the run's files")
+    train_loss = mapping.get("train_loss")
+    if train_loss is not None and train_loss.units == "step":
+        found = infer_classes_from_loss(train_loss.steps, train_loss.values, thresholds)
+        if found is not None:
+            return found
+    pairs: tuple[tuple[Role, Role, int | None, str], ...] = (
+        ("val_loss", "val_accuracy", size, "the validation curves"),
+        ("train_loss", "train_accuracy", None, "the training curves"),
+    )
+    for loss_role, accuracy_role, pair_size, label in pairs:
+        loss, accuracy = mapping.get(loss_role), mapping.get(accuracy_role)
+        if loss is not None and accuracy is not None:
+            found = infer_classes_from_pair(
+                loss.steps,
+                loss.values,
+                accuracy.steps,
+                accuracy.values,
+                size=pair_size,
+                label=label,
+                thresholds=thresholds,
+            )
+            if found is not None:
+                return found
+    return None
+
+
+def _companion(mapping: Mapping, role: Role, target: Series) -> Series | None:
+    """The series of ``role`` to compare with ``target`` (same units, best step coverage)."""
+    chosen = mapping.get(role)
+    candidates = [item for item in mapping.candidates.get(role, []) if item.units == target.units]
+    if not candidates:
+        return None
+    exact = [item for item in candidates if np.isin(target.steps, item.steps).mean() >= 0.8]
+    if exact:
+        return exact[0] if chosen not in exact else chosen
+    return chosen if chosen in candidates else candidates[0]
+
+
+def diagnose_run(
+    run: LogRun,
+    *,
+    overrides: dict[Role, str] | None = None,
+    num_classes: int | None = None,
+    val_size: int | None = None,
+    steps_per_epoch: float | None = None,
+    patience: int = 5,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> RunDiagnosis:
+    """Map and diagnose one run (see :func:`diagnose` for the parameters)."""
+    started = time.perf_counter()
+    mapping = map_series(run.series, overrides)
+    train_loss, val_loss = mapping.get("train_loss"), mapping.get("val_loss")
+    train_accuracy, val_accuracy = mapping.get("train_accuracy"), mapping.get("val_accuracy")
+    size, size_source = val_size, "--val-size" if val_size is not None else None
+    if size is None and run.facts.val_size is not None:
+        size, size_source = run.facts.val_size, run.facts.val_size_source
+    if size is None and val_accuracy is not None:
+        size = infer_set_size(val_accuracy.values)
+        size_source = "inferred from the validation accuracy values" if size is not None else None
+    chance = _chance(run, mapping, num_classes, size, thresholds)
+    per_epoch = steps_per_epoch if steps_per_epoch is not None else run.facts.steps_per_epoch
+    reference = train_loss or val_loss or train_accuracy or val_accuracy
+    context = Context(
+        thresholds=thresholds,
+        chance=chance,
+        val_size=size,
+        steps_per_epoch=per_epoch,
+        patience=patience,
+        epoch_at=run.facts.epoch_at if run.facts.epoch_steps is not None else None,
+        units=reference.units if reference is not None else "step",
+    )
+    findings: list[Finding] = []
+    for role, series in mapping.roles.items():
+        findings += detect_nan(
+            series.steps, series.values, name=series.name, context=context, is_loss=role.endswith("loss")
+        )
+
+    main_loss = train_loss or val_loss
+    curve: LossCurve | None = None
+    if main_loss is not None:
+        curve = loss_curve(main_loss.steps, main_loss.values, thresholds)
+        if curve.points:
+            name = main_loss.name
+            if main_loss is train_loss:
+                findings += detect_spikes(curve, name=name, context=context)
+                findings += detect_periodicity(curve, name=name, context=context)
+            findings += detect_divergence(curve, name=name, context=context)
+            findings += detect_plateau(curve, name=name, context=context)
+            findings += detect_no_trend(curve, name=name, context=context)
+            findings += detect_slow_convergence(curve, name=name, context=context)
+            findings += detect_oscillation(
+                main_loss.steps,
+                main_loss.values,
+                name=name,
+                context=context,
+                metric="loss",
+                is_validation=main_loss is val_loss,
+            )
+    if val_accuracy is not None:
+        findings += detect_oscillation(
+            val_accuracy.steps,
+            val_accuracy.values,
+            name=val_accuracy.name,
+            context=context,
+            metric="accuracy",
+            is_validation=True,
+        )
+
+    # End levels for the chance rule: validation first (what the model does on unseen data).
+    accuracies = [
+        (item.name, item.steps, item.values, item is val_accuracy)
+        for item in (val_accuracy, train_accuracy)
+        if item is not None
+    ]
+    loss_ends: list[tuple[str, float, float]] = []
+    for item, accuracy in ((val_loss, val_accuracy), (train_loss, train_accuracy)):
+        if item is not None and accuracy is None and np.isfinite(item.values).sum() >= 2:
+            prepared = (
+                curve if item is main_loss and curve is not None else loss_curve(item.steps, item.values, thresholds)
+            )
+            if prepared.points >= 2 and prepared.trend.medians.size:
+                level = (
+                    prepared.level(flat_band(prepared, context).level)
+                    if prepared.trend.medians.size >= 2
+                    else float(prepared.values[-1])
+                )
+                loss_ends.append((item.name, level, float(prepared.steps[-1])))
+    findings += detect_random_performance(accuracies, loss_ends, context=context)
+
+    # Train vs validation, on the validation steps.
+    train_at_val = train_accuracy_at_val = accuracy_at_val = None
+    if val_loss is not None:
+        companion = _companion(mapping, "train_loss", val_loss)
+        if companion is not None:
+            train_at_val = align(val_loss.steps, companion.steps, companion.values)
+        if val_accuracy is not None and val_accuracy.units == val_loss.units:
+            accuracy_at_val = align(val_loss.steps, val_accuracy.steps, val_accuracy.values)
+        findings += detect_overfitting(
+            val_loss.steps,
+            val_loss.values,
+            name=val_loss.name,
+            context=context,
+            train_at_val=train_at_val,
+            val_accuracy_at_val=accuracy_at_val,
+        )
+        findings += detect_loss_accuracy_mismatch(
+            val_loss.steps,
+            val_loss.values,
+            accuracy_at_val if accuracy_at_val is not None else np.full(val_loss.points, np.nan),
+            names=(val_loss.name, val_accuracy.name if val_accuracy is not None else ""),
+            context=context,
+            is_validation=True,
+        )
+    if train_loss is not None and train_accuracy is not None and train_accuracy.units == train_loss.units:
+        companion = _companion(mapping, "train_loss", train_accuracy)
+        if companion is not None:
+            findings += detect_loss_accuracy_mismatch(
+                train_accuracy.steps,
+                align(train_accuracy.steps, companion.steps, companion.values),
+                train_accuracy.values,
+                names=(companion.name, train_accuracy.name),
+                context=context,
+                is_validation=False,
+            )
+    gap_steps = val_accuracy if val_accuracy is not None else val_loss
+    if gap_steps is not None:
+        if train_accuracy is not None and val_accuracy is not None and train_accuracy.units == val_accuracy.units:
+            train_accuracy_at_val = align(val_accuracy.steps, train_accuracy.steps, train_accuracy.values)
+        val_loss_at = align(gap_steps.steps, val_loss.steps, val_loss.values) if val_loss is not None else None
+        train_loss_at = train_at_val if gap_steps is val_loss else None
+        names = (
+            (train_accuracy.name, val_accuracy.name)
+            if train_accuracy_at_val is not None and train_accuracy is not None and val_accuracy is not None
+            else ((train_loss.name if train_loss else ""), (val_loss.name if val_loss else ""))
+        )
+        reference_loss = (
+            chance.loss
+            if chance is not None
+            else (curve.level(float(curve.scaled[0])) if curve is not None and curve.points else None)
+        )
+        findings += detect_generalization_gap(
+            gap_steps.steps,
+            context=context,
+            train_accuracy=train_accuracy_at_val,
+            val_accuracy=val_accuracy.values
+            if val_accuracy is not None and train_accuracy_at_val is not None
+            else None,
+            train_loss=train_loss_at,
+            val_loss=val_loss_at,
+            names=names,
+            reference_loss=reference_loss,
+        )
+    if curve is not None and curve.points and main_loss is train_loss:
+        val_end = train_end = None
+        if val_loss is not None and train_at_val is not None:
+            tail = slice(-min(3, val_loss.points), None)
+            val_end = float(np.nanmedian(val_loss.values[tail])) if np.isfinite(val_loss.values[tail]).any() else None
+            train_end = float(np.nanmedian(train_at_val[tail])) if np.isfinite(train_at_val[tail]).any() else None
+        assert train_loss is not None
+        accuracy_end: tuple[str, float] | None = None
+        accuracy_gap: float | None = None
+        train_level = _tail_level(train_accuracy) if train_accuracy is not None else None
+        val_level = _tail_level(val_accuracy) if val_accuracy is not None else None
+        if train_accuracy is not None and train_level is not None:
+            accuracy_end = (train_accuracy.name, train_level)
+        elif val_accuracy is not None and val_level is not None:
+            accuracy_end = (val_accuracy.name, val_level)
+        if train_level is not None and val_level is not None:
+            accuracy_gap = train_level - val_level
+        findings += detect_underfitting(
+            curve,
+            name=train_loss.name,
+            context=context,
+            val_end=val_end,
+            train_end_at_val=train_end,
+            accuracy_end=accuracy_end,
+            accuracy_gap=accuracy_gap,
+        )
+
+    findings = _without_redundant(findings)
+    early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
+    summary = _summary(train_loss, val_loss, val_accuracy, curve)
+    return RunDiagnosis(
+        run, mapping, findings, chance, size, size_source, early_stop, summary, time.perf_counter() - started
+    )
+
+
+def _without_redundant(findings: list[Finding]) -> list[Finding]:
+    """Drop findings that restate a graver one (never one more severe than the finding that explains it)."""
+    dropped: dict[str, int] = {}  # kind -> severity rank of the strongest finding that explains it
+    onset: float | None = None
+    for finding in findings:
+        rule = _SUPPRESSED_BY.get(finding.kind)
+        if rule is not None and finding.severity in rule[0]:
+            for kind in rule[1]:
+                dropped[kind] = max(dropped.get(kind, -1), severity_rank(finding.severity))
+        if finding.kind == "divergence" and finding.severity == "fail":
+            onset = finding.step
+    kept = [
+        finding
+        for finding in findings
+        if severity_rank(finding.severity) > dropped.get(finding.kind, -1)
+        and not (finding.kind == "spike" and onset is not None and finding.step is not None and finding.step >= onset)
+    ]
+    return sorted(
+        kept,
+        key=lambda finding: (
+            -severity_rank(finding.severity),
+            finding.step if finding.step is not None else float("inf"),
+        ),
+    )
+
+
+def _early_stop(
+    val_loss: Series | None,
+    val_accuracy: Series | None,
+    curve: LossCurve | None,
+    main_loss: Series | None,
+    patience: int,
+) -> EarlyStop | None:
+    if val_loss is not None and np.isfinite(val_loss.values).any():
+        return simulate_early_stopping(val_loss.steps, val_loss.values, patience=patience, monitor=val_loss.name)
+    if val_accuracy is not None and np.isfinite(val_accuracy.values).any():
+        return simulate_early_stopping(
+            val_accuracy.steps, val_accuracy.values, patience=patience, maximize=True, monitor=val_accuracy.name
+        )
+    if curve is not None and curve.points and main_loss is not None:
+        trend = curve.trend
+        return simulate_early_stopping(
+            trend.steps, trend.medians, patience=patience, monitor=f"{main_loss.name} (block medians)"
+        )
+    return None
+
+
+def _tail_level(series: Series) -> float | None:
+    """Median of the last 3 finite values (None if there are none)."""
+    finite = series.values[np.isfinite(series.values)]
+    return float(np.median(finite[-3:])) if finite.size else None
+
+
+def _last_finite(series: Series | None) -> float | None:
+    if series is None:
+        return None
+    finite = series.values[np.isfinite(series.values)]
+    return float(finite[-1]) if finite.size else None
+
+
+def _summary(
+    train_loss: Series | None, val_loss: Series | None, val_accuracy: Series | None, curve: LossCurve | None
+) -> dict[str, float | None]:
+    summary: dict[str, float | None] = {
+        "final_train_loss": _last_finite(train_loss),
+        "final_val_loss": _last_finite(val_loss),
+        "final_val_accuracy": _last_finite(val_accuracy),
+        "best_val_loss": None,
+        "best_val_loss_step": None,
+        "best_val_accuracy": None,
+    }
+    if val_loss is not None and np.isfinite(val_loss.values).any():
+        index = int(np.nanargmin(np.where(np.isfinite(val_loss.values), val_loss.values, np.nan)))
+        summary["best_val_loss"], summary["best_val_loss_step"] = (
+            float(val_loss.values[index]),
+            float(val_loss.steps[index]),
+        )
+    if val_accuracy is not None and np.isfinite(val_accuracy.values).any():
+        summary["best_val_accuracy"] = float(
+            np.nanmax(np.where(np.isfinite(val_accuracy.values), val_accuracy.values, np.nan))
+        )
+    return summary
