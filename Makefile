@@ -36,6 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/anms.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/babysit.py
+	$(BIN)/python benchmarks/curves.py
+	$(BIN)/python benchmarks/lr_speed.py
+	$(BIN)/python benchmarks/lr_quality.py
 
 # On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
 bench-gpu: $(STAMP)

@@ -1,0 +1,124 @@
+"""Every number the LR finder decides with, in one place, each with its reason and source.
+
+"Research" below is ``shared/research/lr_finder.md`` (the study of torch-lr-finder, fastai, Lightning and
+Leslie Smith's papers behind this package); section numbers refer to it. None of these values was fitted to
+the quality benchmark (``benchmarks/lr_quality.py``): they come from the reasoning given next to each.
+"""
+
+from __future__ import annotations
+
+import math
+
+# ------------------------------------------------------------------------------------------------ the sweep
+START_LR = 1.0e-7
+"""First LR of the ramp: fastai's default; far below any LR that trains (research section 7, defaults)."""
+END_LR = 10.0
+"""Last LR of the ramp: fastai's and torch-lr-finder's default; every optimiser diverges before it."""
+STEPS = 100
+"""Optimiser steps of one sweep: the common default (about 12 steps per decade over 8 decades)."""
+CHECK_EVERY_STEPS = 4
+"""The losses stay on the device and are read back every this many steps: one host sync per 4 steps
+instead of torch-lr-finder's one per step, and a stop at most 3 steps late (the extra steps are dropped
+from the history, so the result does not depend on this number)."""
+
+# ------------------------------------------------------------------------------------------ the live stop
+STOP_EMA_BETA = 0.9
+"""Causal EMA for the stop decision only (research section 7, defaults): lags ~9 steps, enough to ignore
+one bad batch, short enough to stop soon after the blow-up."""
+STOP_RISE_FRACTION = 1.0
+"""Stop when the smoothed loss exceeds ``best + 1.0 * (first - best)``, i.e. is back at its starting level:
+every bit of progress is lost, so the LR is past any use. Additive, so it works for losses of any sign
+(fastai #962), unlike the ratio ``loss > 4 * best`` of every existing tool."""
+STOP_PATIENCE = 3
+"""... for 3 consecutive steps (research section 7, defaults), so a single spike never stops a sweep."""
+STOP_WARMUP_STEPS = 5
+"""The first 5 steps never stop on a rise (a non-finite loss always stops): the noise level is not known yet."""
+STOP_RELATIVE_FLOOR = 0.1
+"""... nor by less than 10 % of the first loss's size: before the loss has fallen (``first - best`` near 0) and
+while the noise is still unmeasured, a smaller sustained rise is no divergence."""
+STOP_NOISE_MULTIPLE = 3.0
+"""When the loss has not fallen yet (``first - best`` tiny), the rise must exceed 3 standard deviations of
+the batch-to-batch noise (measured up to the curve's best point) instead: an early rise of that size is real,
+not noise."""
+
+# ------------------------------------------------------------------------------------------ zero-lag curve
+MEDIAN_WINDOW = 5
+"""Centred running median before smoothing: removes single-batch spikes (Lightning #1767) without lag."""
+BANDWIDTH_FRACTION = 0.04
+"""Gaussian bandwidth of the local-linear smoother, as a fraction of the points: 4 points (0.3 decade) for
+100 steps over 8 decades. Wide enough to average ~10 batches, narrow next to the ~2-decade descent."""
+MIN_BANDWIDTH_POINTS = 2.0
+"""Never smooth over fewer than 2 points either side, however short the sweep."""
+
+# -------------------------------------------------------------------------------------------------- rules
+MINIMUM_DIVISOR = math.sqrt(10.0)
+"""The ``minimum`` rule divides the LR at the loss minimum by sqrt(10) = 3.16, half a decade. fastai divides
+by 10, but on a causal EMA whose minimum lags the true one by 0.4-1.1 decades (median 0.6-0.7, research
+sections 3 and 6); its ÷10 "partly makes up for this lag". On a zero-lag curve the same point is about half a
+decade lower, i.e. ÷3.2, which is also Smith's rule of thumb (the optimum is within a factor 2 of the largest
+LR that converges; the lower CLR bound is max/3-4, research section 4). Fixed before any benchmark ran."""
+DESCENT_START_FRACTION = 0.1
+"""The band's lower edge: where the smoothed loss has made 10 % of its total fall (and more than 3 noise
+standard deviations of the smoothed curve) for good: the descent has begun. The upper edge, symmetrically:
+where it first comes within that margin of its minimum, i.e. 90 % of the fall made: the loss stops falling
+(Smith's upper bound is where the improvement "slows, becomes ragged, or falls", whichever comes first)."""
+START_FRACTION = 0.05
+"""The starting level of a curve is the median of its first 5 % of points: the smoother's first value alone
+is its noisiest (an end point is fitted from one side only)."""
+
+ANNEALED_SCHEDULES = ("cosine", "exponential", "inverse_time")
+"""Schedules that decay from ``optimizer.lr`` and spend most of a run below it; for them (and for any schedule
+with a warm-up) ``optimizer.lr`` is a peak, and the suggestion is the band's upper edge, where the loss stops
+falling: Smith's maximum bound (research section 4; the "emit a schedule" item of section 7). A one-cycle
+schedule reaches its peak only after a warm-up third, and Smith and Topin set that peak where the loss starts
+to rise (a long flat bottom allowing "super-convergence"). A constant LR (``constant``, ``step``,
+``multistep``, ``reduce_on_plateau`` without warm-up) must be smaller than the maximum bound (Smith): there the
+suggestion is the median of the rules."""
+
+# ----------------------------------------------------------------------------------------------- confidence
+AGREEMENT_HIGH_DECADES = 0.5
+"""A rule more than half a decade outside the band lowers confidence to medium (research section 7.1's
+half-decade agreement, measured against the descent every rule aims at rather than pairwise)."""
+AGREEMENT_LOW_DECADES = 1.0
+"""A rule more than a decade outside the band: low confidence (research section 7.1)."""
+REPEAT_AGREEMENT_FACTOR = 2.0
+"""Adaptive repeats: stop after two sweeps whose suggestions agree within 2x (research section 7.2); a
+spread of more than 2x caps confidence at medium."""
+REPEAT_LOW_FACTOR = math.sqrt(10.0)
+"""Repeated sweeps more than half a decade apart: low confidence (the same half decade as the rules)."""
+
+# ------------------------------------------------------------------------------------------------- shapes
+EARLY_FRACTION = 0.15
+"""A sweep that stops (or meets NaN) within the first 15 % of its steps "diverges at once": at the default
+ramp that is below ~1e-6, where no healthy set-up diverges."""
+MINIMUM_EARLY_FRACTION = 0.1
+"""A curve whose minimum lies in the first 10 % of its points never went down: it "rises from the start"."""
+FLAT_NOISE_MULTIPLE = 3.0
+"""Flat: the smoothed curve's fall is under 3 standard errors (of the smoothed values at the start and at the
+minimum, computed exactly for the smoother; a one-sided test at about the 0.1 % level) ..."""
+FLAT_RELATIVE_DROP = 0.02
+"""... or under 2 % of the starting loss (a model that is already trained, or a range far too low)."""
+NEVER_DIVERGES_TAIL_FRACTION = 0.05
+"""No divergence: the minimum lies in the last 5 % of the points ..."""
+NEVER_DIVERGES_RISE_FRACTION = 0.1
+"""... and the curve ends within 10 % of the total fall above its minimum."""
+NOISY_FRACTION = 0.1
+"""Too noisy: the smoothed curve's own noise exceeds a tenth of the total fall (with the default bandwidth,
+batch noise above ~0.4x the fall), so where it crosses a level or is steepest moves by noise."""
+NAN_RISE_FRACTION = 0.25
+"""A NaN that comes after the smoothed loss rose by a quarter of its fall ends an ordinary divergence; one
+that comes while the loss is still near its minimum is a numerical problem (shape "NaN at step k")."""
+
+# ------------------------------------------------------------------------------------------------- checks
+PLACEMENT_TOLERANCE = 2.0
+"""The check advises a new ``optimizer.lr`` only when the recipe's lies more than 2x outside the usable range:
+repeated sweeps differ by up to 2x (``REPEAT_AGREEMENT_FACTOR``), so a closer value is within the test's noise."""
+VERIFY_STEPS = 200
+"""Length of each bracket run of ``--verify`` (research section 7.7: 100-300 steps)."""
+VERIFY_FACTOR = 3.0
+"""The bracket: suggestion / 3, suggestion, suggestion x 3 (Smith's max/3-4 rule of thumb, research 4)."""
+VERIFY_TIE_FRACTION = 0.02
+"""A bracket run must beat the suggestion's held-out loss by more than 2 % to be called better: the runs share
+batches and dropout masks, but a new data order or seed moves final losses by about that much."""
+EVALUATION_MAX_SAMPLES = 4096
+"""Held-out losses are measured on at most this many validation samples (stored order), to stay cheap."""
