@@ -78,6 +78,16 @@ def _placement(result: LRFinderResult) -> tuple[str, list[str]]:
                 "will be slow (dlcheck lr-find RECIPE --write does it)."
             ],
         )
+    if recipe_lr > high:
+        return (
+            f"the recipe's {recipe_lr:.1e} is near where the loss {where} ({high:.1e}), within the sweeps' spread",
+            [],
+        )
+    if recipe_lr < low:
+        return (
+            f"the recipe's {recipe_lr:.1e} is near where the loss starts falling ({low:.1e}), within the sweeps' spread",
+            [],
+        )
     return f"the recipe's {recipe_lr:.1e} is within the usable range", []
 
 
@@ -93,6 +103,8 @@ def result_to_check(result: LRFinderResult) -> CheckResult:
     else:
         band = result.band
         band_text = f", band {band[0]:.1e}-{band[1]:.1e}" if band is not None else ""
+        if band is not None and result.suggestion_kind == "one_cycle" and suggested > band[1]:
+            band_text += "; a one-cycle peak sits above it, where the loss starts to rise (Smith 2018)"
         kind = "" if result.suggestion_kind == "constant" else f"peak of the {result.schedule} schedule, "
         summary = (
             f"Suggested lr {suggested:.1e} ({kind}batch {result.batch_size}, {result.confidence} confidence"
