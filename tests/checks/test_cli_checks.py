@@ -15,23 +15,11 @@ from rich.console import Console
 
 from dlcheck.checks import CheckResult
 from dlcheck.checks.checklist import CHECK_NAMES
-from dlcheck.cli import main
 from dlcheck.report.checks import render_checks
+from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).parents[2]
 RECIPES = ROOT / "recipes"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["dlcheck", *args])
-    monkeypatch.setenv("COLUMNS", "100")
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_babysit_quick_passes_a_healthy_recipe_and_writes_json_and_junit(capsys, monkeypatch, tmp_path: Path) -> None:

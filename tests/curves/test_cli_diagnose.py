@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -12,23 +11,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from dlcheck.cli import main
 from dlcheck.curves.diagnosis import diagnose
 from dlcheck.report.curves import render_diagnosis
+from tests.cli_runner import run_cli
 
 from .gallery import keras_events
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["dlcheck", *args])
-    monkeypatch.setenv("COLUMNS", "100")
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _jsonl(path: Path, train: np.ndarray, val: np.ndarray | None = None, every: int = 100) -> Path:

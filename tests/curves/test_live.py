@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from dlcheck.cli import main
 from dlcheck.curves.diagnosis import diagnose
 from dlcheck.curves.live import LiveMonitor, SpikeRecorder
+from tests.cli_runner import run_cli
 
 DATA_MODULE = '''
 import torch
@@ -80,18 +78,6 @@ train: {epochs: 6, batch_size: 32}
 logging: {directory: runs, every_steps: 5, tensorboard: false}
 device: cpu
 """
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["dlcheck", *args])
-    monkeypatch.setenv("COLUMNS", "100")
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _recipe(tmp_path: Path, text: str, name: str) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from tests.test_cli import run_cli
+from tests.cli_runner import run_cli
 
 
 def test_checkerboard_overlay_and_json(tmp_path: Path, capsys, monkeypatch) -> None:
