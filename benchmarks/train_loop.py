@@ -8,8 +8,9 @@ and interleaved (these machines are noisy: the table reports medians over repeat
 - ``hand-written (slicing)``: the same loop over ``randperm`` index slices of device tensors, what fast
   trainers do (airbench); the ceiling a generic trainer can approach.
 - ``Lightning``: PyTorch Lightning's ``Trainer.fit`` on the same model and DataLoader, in its leanest setting
-  (no logger, checkpointing, progress bar or model summary), when ``pytorch_lightning`` is installed
-  (``make bench`` installs it). Target: dlcheck >= 2x.
+  (no logger, checkpointing, progress bar or model summary) and with its defaults (a logger and a
+  checkpoint per epoch, as dlcheck does), when ``pytorch_lightning`` is installed (``make bench``
+  installs it). Target: dlcheck >= 2x.
 
 dlcheck's figure covers its whole epoch loop: per-step NaN guard, metric sums, logging every 10 steps,
 end-of-epoch checkpoint writes (TensorBoard off, no validation split so all three do the same work).
@@ -127,7 +128,13 @@ def run_hand_written(
 
 
 def run_lightning(
-    x: torch.Tensor, y: torch.Tensor, hidden: list[int], batch_size: int, epochs: int, device: torch.device
+    x: torch.Tensor,
+    y: torch.Tensor,
+    hidden: list[int],
+    batch_size: int,
+    epochs: int,
+    device: torch.device,
+    lean: bool = True,
 ) -> tuple[float, int]:
     import logging
     import warnings
@@ -161,16 +168,21 @@ def run_lightning(
 
     clock = Clock()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True)
+    # lean: no logger, checkpoints, progress bar or summary; otherwise Lightning's defaults (CSV/TensorBoard
+    # logger, a checkpoint per epoch) as users run it, minus the progress bar (no terminal here).
+    options = (
+        {"logger": False, "enable_checkpointing": False, "enable_model_summary": False}
+        if lean
+        else {"default_root_dir": tempfile.mkdtemp(prefix="lightning-bench-"), "enable_model_summary": False}
+    )
     trainer = lightning.Trainer(
         callbacks=[clock],
         max_epochs=epochs,
         accelerator="gpu" if device.type == "cuda" else "cpu",
         devices=1,
-        logger=False,
-        enable_checkpointing=False,
         enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
+        **options,
     )
     module = Module()
     with warnings.catch_warnings():
@@ -217,7 +229,8 @@ def main() -> int:
             "hand-written (slicing)": [],
         }
         if _have_lightning():
-            rates["Lightning"] = []
+            rates["Lightning (lean)"] = []
+            rates["Lightning (defaults)"] = []
         else:
             print("(pytorch_lightning not installed: no Lightning row; `pip install pytorch-lightning`)")
         for _ in range(args.repeats):  # interleaved, so drift hits every loop alike
@@ -227,9 +240,11 @@ def main() -> int:
             rates["hand-written (DataLoader)"].append(steps / seconds)
             seconds, steps = run_hand_written(x, y, hidden, batch_size, epochs, device, loader=False)
             rates["hand-written (slicing)"].append(steps / seconds)
-            if "Lightning" in rates:
+            if "Lightning (lean)" in rates:
                 seconds, steps = run_lightning(x, y, hidden, batch_size, epochs, device)
-                rates["Lightning"].append(steps / seconds)
+                rates["Lightning (lean)"].append(steps / seconds)
+                seconds, steps = run_lightning(x, y, hidden, batch_size, epochs, device, lean=False)
+                rates["Lightning (defaults)"].append(steps / seconds)
         ours = statistics.median(rates["dlcheck train"])
         for loop, values in rates.items():
             median = statistics.median(values)
