@@ -24,113 +24,25 @@ import copy
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._probe import as_tensor_output, number, plural, probe_copy, seeded, timed
+from dlcheck.checks._gradient_steps import STEPS, TensorRecord, record_steps, tensor_records
+from dlcheck.checks._probe import number, plural, probe_copy, timed
 from dlcheck.checks.result import CheckResult, Status
 
 if TYPE_CHECKING:
     from dlcheck.checks.subject import CheckSubject
 
 NAME = "gradient_flow"
-STEPS = 3  # optimiser steps probed ("ever" rather than "at step one")
 _NEGLIGIBLE_RELATIVE_GRADIENT = 1e-6  # below this a gradient cannot move a float32 weight: not expected to
 
 
-@dataclass
-class _Tensor:
-    name: str
-    parameter: nn.Parameter
-    trainable: bool
-    is_weight: bool  # a linear/convolution-like weight (ndim >= 2, not an embedding)
-    start: torch.Tensor
-    ever_gradient: bool = False
-    ever_non_zero: bool = False
-    non_finite: bool = False
-    first_relative_gradient: float | None = None
-    first_update_ratio: float | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def _tensors(model: nn.Module) -> list[_Tensor]:
-    embeddings = {
-        id(module.weight) for module in model.modules() if isinstance(module, (nn.Embedding, nn.EmbeddingBag))
-    }
-    return [
-        _Tensor(
-            name=name,
-            parameter=parameter,
-            trainable=parameter.requires_grad,
-            is_weight=parameter.ndim >= 2 and id(parameter) not in embeddings,
-            start=parameter.detach().clone(),
-        )
-        for name, parameter in model.named_parameters()  # shared parameters appear once
-    ]
-
-
-def _norm(tensor: torch.Tensor) -> float:
-    return float(torch.linalg.vector_norm(tensor.detach().float()))
-
-
-def _run(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    loss_function: Callable[..., Any],
-    optimizer: torch.optim.Optimizer,
-    tensors: list[_Tensor],
-    *,
-    seed: int,
-    clip: Callable[[list[nn.Parameter]], Any] | None,
-) -> float:
-    """Take :data:`STEPS` steps on one batch, recording gradients and updates; return the first loss."""
-    model.train()
-    first_loss = math.nan
-    for step in range(STEPS):
-        optimizer.zero_grad(set_to_none=True)
-        for record in tensors:
-            record.parameter.grad = None
-        with seeded(seed + step, inputs.device):
-            loss = loss_function(as_tensor_output(model(inputs)), targets)
-        if step == 0:
-            first_loss = float(loss.detach())
-        if not math.isfinite(float(loss.detach())):
-            return float(loss.detach()) if step == 0 else first_loss
-        loss.backward()
-        before = [record.parameter.detach().clone() for record in tensors] if step == 0 else None
-        for record in tensors:
-            gradient = record.parameter.grad
-            if gradient is None:
-                continue
-            if gradient.is_sparse:  # nn.Embedding(sparse=True): the rows that were used
-                gradient = gradient.coalesce().values()
-            record.ever_gradient = True
-            if not bool(torch.isfinite(gradient).all()):
-                record.non_finite = True
-            elif bool((gradient != 0).any()):
-                record.ever_non_zero = True
-            if step == 0 and record.is_weight:
-                weight_norm = _norm(record.parameter)
-                record.first_relative_gradient = _norm(gradient) / weight_norm if weight_norm > 0 else None
-        if clip is not None:
-            clip([record.parameter for record in tensors if record.parameter.grad is not None])
-        optimizer.step()
-        if before is not None:
-            for record, previous in zip(tensors, before, strict=True):
-                previous_norm = _norm(previous)
-                if record.is_weight and previous_norm > 0 and record.ever_gradient:
-                    record.first_update_ratio = _norm(record.parameter.detach() - previous) / previous_norm
-    optimizer.zero_grad(set_to_none=True)
-    return first_loss
-
-
 def _judge(
-    tensors: list[_Tensor],
+    tensors: list[TensorRecord],
     optimizer_parameters: set[int],
     first_loss: float,
     *,
@@ -168,7 +80,7 @@ def _judge(
         )
     failures: list[tuple[str, str]] = []  # (message, advice)
 
-    def names(records: list[_Tensor]) -> str:
+    def names(records: list[TensorRecord]) -> str:
         shown = ", ".join(record.name for record in records[:4])
         return shown + (f" and {len(records) - 4} more" if len(records) > 4 else "")
 
@@ -358,12 +270,12 @@ def check_gradient_flow(
     """
     if optimizer is None:
         probe = probe_copy(model)
-        tensors = _tensors(probe)
+        tensors = tensor_records(probe)
         trainable = [record.parameter for record in tensors if record.trainable]
         sparse = any(getattr(module, "sparse", False) is True for module in probe.modules())
         # Adam moves every parameter with a gradient by ~lr, however small the gradient; it refuses sparse ones
         own = torch.optim.SGD(trainable, lr=1e-2) if sparse else torch.optim.Adam(trainable, lr=1e-3)
-        first = _run(probe, inputs, targets, loss_function, own, tensors, seed=seed, clip=None)
+        first = record_steps(probe, inputs, targets, loss_function, own, tensors, seed=seed, clip=None)
         members = {id(parameter) for group in own.param_groups for parameter in group["params"]}
         name = "sgd (lr 1e-2)" if sparse else "adam (lr 1e-3)"
         return _judge(tensors, members, first, judge_updates=False, optimizer_name=name)
@@ -373,8 +285,8 @@ def check_gradient_flow(
     training = {module: module.training for module in model.modules()}
     gradients = {id(parameter): parameter.grad for parameter in model.parameters()}
     try:
-        tensors = _tensors(model)
-        first = _run(model, inputs, targets, loss_function, optimizer, tensors, seed=seed, clip=None)
+        tensors = tensor_records(model)
+        first = record_steps(model, inputs, targets, loss_function, optimizer, tensors, seed=seed, clip=None)
         members = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
         return _judge(tensors, members, first, judge_updates=True, optimizer_name=_optimizer_name(optimizer))
     finally:
@@ -402,8 +314,8 @@ def gradient_flow(subject: CheckSubject, *, seed: int | None = None) -> CheckRes
         def clip(parameters: list[nn.Parameter]) -> Any:
             return clip_gradients(parameters, clip_config)
 
-    tensors = _tensors(model)
-    first = _run(
+    tensors = tensor_records(model)
+    first = record_steps(
         model, inputs, targets, subject.loss_function(regularized=False), optimizer, tensors, seed=seed, clip=clip
     )
     members = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}

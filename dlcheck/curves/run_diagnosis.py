@@ -36,6 +36,7 @@ from dlcheck.curves.detectors.progress import (
 )
 from dlcheck.curves.findings import Finding, severity_rank, worst_severity
 from dlcheck.curves.log_run import LogRun
+from dlcheck.curves.run_summary import run_summary, tail_level
 from dlcheck.curves.series import Mapping, Role, Series, map_series
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -303,8 +304,8 @@ def diagnose_run(
         assert train_loss is not None
         accuracy_end: tuple[str, float] | None = None
         accuracy_gap: float | None = None
-        train_level = _tail_level(train_accuracy) if train_accuracy is not None else None
-        val_level = _tail_level(val_accuracy) if val_accuracy is not None else None
+        train_level = tail_level(train_accuracy) if train_accuracy is not None else None
+        val_level = tail_level(val_accuracy) if val_accuracy is not None else None
         if train_accuracy is not None and train_level is not None:
             accuracy_end = (train_accuracy.name, train_level)
         elif val_accuracy is not None and val_level is not None:
@@ -323,7 +324,7 @@ def diagnose_run(
 
     findings = _without_redundant(findings)
     early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
-    summary = _summary(train_loss, val_loss, val_accuracy, curve)
+    summary = run_summary(train_loss, val_loss, val_accuracy, curve)
     return RunDiagnosis(
         run, mapping, findings, chance, size, size_source, early_stop, summary, time.perf_counter() - started
     )
@@ -374,40 +375,3 @@ def _early_stop(
             trend.steps, trend.medians, patience=patience, monitor=f"{main_loss.name} (block medians)"
         )
     return None
-
-
-def _tail_level(series: Series) -> float | None:
-    """Median of the last 3 finite values (None if there are none)."""
-    finite = series.values[np.isfinite(series.values)]
-    return float(np.median(finite[-3:])) if finite.size else None
-
-
-def _last_finite(series: Series | None) -> float | None:
-    if series is None:
-        return None
-    finite = series.values[np.isfinite(series.values)]
-    return float(finite[-1]) if finite.size else None
-
-
-def _summary(
-    train_loss: Series | None, val_loss: Series | None, val_accuracy: Series | None, curve: LossCurve | None
-) -> dict[str, float | None]:
-    summary: dict[str, float | None] = {
-        "final_train_loss": _last_finite(train_loss),
-        "final_val_loss": _last_finite(val_loss),
-        "final_val_accuracy": _last_finite(val_accuracy),
-        "best_val_loss": None,
-        "best_val_loss_step": None,
-        "best_val_accuracy": None,
-    }
-    if val_loss is not None and np.isfinite(val_loss.values).any():
-        index = int(np.nanargmin(np.where(np.isfinite(val_loss.values), val_loss.values, np.nan)))
-        summary["best_val_loss"], summary["best_val_loss_step"] = (
-            float(val_loss.values[index]),
-            float(val_loss.steps[index]),
-        )
-    if val_accuracy is not None and np.isfinite(val_accuracy.values).any():
-        summary["best_val_accuracy"] = float(
-            np.nanmax(np.where(np.isfinite(val_accuracy.values), val_accuracy.values, np.nan))
-        )
-    return summary

@@ -18,7 +18,7 @@ the skipped batches are never loaded.
 
 from __future__ import annotations
 
-__all__ = ["DEVICE_DATA_BUDGET", "Batcher", "LoaderBatcher", "TensorBatcher", "fits_on_device", "make_batcher"]
+__all__ = ["Batcher", "LoaderBatcher", "TensorBatcher", "make_batcher"]
 
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from dlcheck.data import placement
 from dlcheck.data._collate import TensorPairDataset, collate_batch
 from dlcheck.data._epoch_plan import EpochPlan
 from dlcheck.data._seeding import Purpose, derive_seed
@@ -334,7 +335,7 @@ def make_batcher(
     normalization : Normalization, optional
         ``DataBundle.normalization``.
     loader : {"auto", "tensor", "dataloader"}
-        ``auto``: :class:`TensorBatcher` for tensors that fit on the device (see :func:`fits_on_device`),
+        ``auto``: :class:`TensorBatcher` for tensors that fit on the device (see :func:`dlcheck.data.placement.fits_on_device`),
     :class:`LoaderBatcher` for Datasets and for tensors too large for it.
     num_workers : int
         DataLoader workers (ignored by :class:`TensorBatcher`, which has no per-sample work to share out).
@@ -379,33 +380,10 @@ def make_batcher(
         )
     if in_memory:
         inputs, targets = data  # type: ignore[misc]
-        if loader == "auto" and not fits_on_device(inputs, targets, options["device"]):
+        if loader == "auto" and not placement.fits_on_device(inputs, targets, options["device"]):
             loader = "dataloader"  # too large to hold on the GPU: stream from pinned host memory instead
         if loader == "dataloader":
             check_augment_shape(augment, tuple(inputs.shape[1:]))
             return LoaderBatcher(TensorPairDataset(inputs, targets), num_workers=num_workers, **options)
         return TensorBatcher(inputs, targets, **options)
     return LoaderBatcher(data, num_workers=num_workers, **options)  # type: ignore[arg-type]
-
-
-# Share of the free accelerator memory the resident training data may take; the rest is left for the model,
-# its activations and the optimiser state (airbench keeps CIFAR-10 resident: 150 MB of an 80 GB GPU).
-DEVICE_DATA_BUDGET = 0.25
-
-
-def fits_on_device(inputs: torch.Tensor, targets: torch.Tensor, device: torch.device) -> bool:
-    """Whether the data (as float32 inputs, the way :class:`TensorBatcher` holds them) fits the device budget.
-
-    Always true for the CPU, where the tensors already live. On CUDA: at most ``DEVICE_DATA_BUDGET`` of the
-    memory free now (``torch.cuda.mem_get_info``).
-
-    Examples
-    --------
-    >>> fits_on_device(torch.zeros(10, 3), torch.zeros(10), torch.device("cpu"))
-    True
-    """
-    if device.type != "cuda":
-        return True
-    free_bytes, _ = torch.cuda.mem_get_info(device)
-    needed = inputs.numel() * 4 + targets.numel() * targets.element_size()
-    return needed <= DEVICE_DATA_BUDGET * free_bytes

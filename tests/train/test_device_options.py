@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dlcheck.data.batching import LoaderBatcher, TensorBatcher, fits_on_device, make_batcher
+from dlcheck.data.batching import LoaderBatcher, TensorBatcher, make_batcher
+from dlcheck.data.placement import fits_on_device
 from dlcheck.recipe import parse_recipe
 from dlcheck.train import Trainer
 
@@ -69,7 +70,7 @@ def test_resident_data_always_fits_on_the_cpu() -> None:
 def test_data_too_large_for_the_gpu_streams_from_pinned_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     free, _ = torch.cuda.mem_get_info()
     inputs, targets = torch.zeros(1000, 8), torch.zeros(1000, dtype=torch.long)
-    monkeypatch.setattr("dlcheck.data.batching.DEVICE_DATA_BUDGET", 1000 * 8 * 4 / free / 2)  # half of what it needs
+    monkeypatch.setattr("dlcheck.data.placement.DEVICE_DATA_BUDGET", 1000 * 8 * 4 / free / 2)  # half of what it needs
     batcher = make_batcher((inputs, targets), batch_size=100, shuffle=True, seed=0, device=torch.device("cuda"))
     assert isinstance(batcher, LoaderBatcher)
     batch_inputs, _ = next(iter(batcher.epoch(0)))
