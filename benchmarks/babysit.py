@@ -50,18 +50,18 @@ def overfit_side_by_side(repeats: int, steps: int) -> tuple[list[float], list[fl
     import torch
     from torch import nn
 
+    from dlcheck.checklist import prepare_checks
     from dlcheck.checks._fitting import fit_batch
     from dlcheck.checks._probe import disable_dropout
-    from dlcheck.checks.checklist import prepare_checks
     from dlcheck.checks.overfit_batch import select_tiny_batch
     from dlcheck.recipe import load_recipe
 
-    subject = prepare_checks(load_recipe(RECIPE), device="cpu")
-    inputs, targets, _ = select_tiny_batch(subject, samples_per_class=4, seed=0)
-    loss_function = subject.loss_function(regularized=False)
+    parts = prepare_checks(load_recipe(RECIPE), device="cpu")
+    inputs, targets, _ = select_tiny_batch(parts, samples_per_class=4, seed=0)
+    loss_function = parts.loss_function(regularized=False)
 
     def fresh() -> nn.Module:
-        model = subject.fresh_model(0)
+        model = parts.fresh_model(0)
         disable_dropout(model)
         return model
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlcheck.checks.subject import prepare_subject
+from dlcheck.engine.parts import prepare_parts
 from dlcheck.lr_finder import find_lr
 from dlcheck.lr_finder.rules import valley_rule
 from dlcheck.recipe import load_recipe
@@ -115,32 +115,32 @@ def trained_loss(path: Path, lr: float, epochs: int, seeds: int, scratch: Path) 
 
 
 # ----------------------------------------------------------------------------------------------- methods
-def _torch_lr_finder(subject, smooth_f: float, diverge_th: float):  # type: ignore[no-untyped-def]
+def _torch_lr_finder(parts, smooth_f: float, diverge_th: float):  # type: ignore[no-untyped-def]
     from torch_lr_finder import LRFinder
 
-    torch.manual_seed(subject.recipe.seed)  # dropout masks: the same for every method's sweep
-    model = subject.fresh_model()
-    optimizer = subject.optimizer(model)
-    batcher = subject.batcher("train", shuffle=False, augment=False)
+    torch.manual_seed(parts.recipe.seed)  # dropout masks: the same for every method's sweep
+    model = parts.fresh_model()
+    optimizer = parts.optimizer(model)
+    batcher = parts.batcher("train", shuffle=False, augment=False)
     dataset = torch.utils.data.TensorDataset(batcher.inputs, batcher.targets)
-    generator = torch.Generator().manual_seed(subject.recipe.seed)
+    generator = torch.Generator().manual_seed(parts.recipe.seed)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=subject.recipe.train.batch_size, shuffle=True, generator=generator
+        dataset, batch_size=parts.recipe.train.batch_size, shuffle=True, generator=generator
     )
-    finder = LRFinder(model, optimizer, subject.loss_function(), device=subject.device)
+    finder = LRFinder(model, optimizer, parts.loss_function(), device=parts.device)
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):  # tqdm bar and prints
         finder.range_test(loader, start_lr=1e-7, end_lr=10, num_iter=100, smooth_f=smooth_f, diverge_th=diverge_th)
     return finder
 
 
-def suggest_torch_lr_finder(subject) -> float | None:  # type: ignore[no-untyped-def]
+def suggest_torch_lr_finder(parts) -> float | None:  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 
-    finder = _torch_lr_finder(subject, smooth_f=0.05, diverge_th=5)
+    finder = _torch_lr_finder(parts, smooth_f=0.05, diverge_th=5)
     figure, axes = pyplot.subplots()
     quiet = io.StringIO()
     try:
@@ -176,13 +176,13 @@ def fastai_valley(lrs: np.ndarray, raw_losses: np.ndarray, num_it: int = 100) ->
     return valley_rule(kept_lrs, kept)
 
 
-def suggest_fastai_valley(subject) -> float | None:  # type: ignore[no-untyped-def]
-    finder = _torch_lr_finder(subject, smooth_f=0.0, diverge_th=1e30)  # raw losses, no stop
+def suggest_fastai_valley(parts) -> float | None:  # type: ignore[no-untyped-def]
+    finder = _torch_lr_finder(parts, smooth_f=0.0, diverge_th=1e30)  # raw losses, no stop
     return fastai_valley(np.asarray(finder.history["lr"]), np.asarray(finder.history["loss"], dtype=np.float64))
 
 
-def suggest_dlcheck(subject) -> float | None:  # type: ignore[no-untyped-def]
-    return find_lr(subject).suggested_lr
+def suggest_dlcheck(parts) -> float | None:  # type: ignore[no-untyped-def]
+    return find_lr(parts).suggested_lr
 
 
 METHODS: dict[str, Callable[..., float | None]] = {
@@ -216,8 +216,8 @@ def main() -> int:
             source, epochs = PROBLEMS[problem]
             path = _regression_recipe(scratch) if source == "regression" else ROOT / source
             clock = time.perf_counter()
-            subject = prepare_subject(load_recipe(path, ["device=cpu"]))
-            suggestions = {name: method(subject) for name, method in METHODS.items()}
+            parts = prepare_parts(load_recipe(path, ["device=cpu"]))
+            suggestions = {name: method(parts) for name, method in METHODS.items()}
             grid_losses = {lr: trained_loss(path, lr, epochs, args.seeds, scratch) for lr in GRID}
             best_lr = min(grid_losses, key=lambda lr: grid_losses[lr])
             best = grid_losses[best_lr]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from dlcheck.checks.subject import prepare_subject
+from dlcheck.engine.parts import prepare_parts
 from dlcheck.lr_finder import find_lr
 from dlcheck.recipe import load_recipe
 
@@ -44,30 +44,30 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_dlcheck(subject) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-    _synchronize(subject.device)
+def run_dlcheck(parts) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    _synchronize(parts.device)
     started = time.perf_counter()
-    result = find_lr(subject, start_lr=START_LR, end_lr=END_LR, steps=STEPS, repeats=1)
-    _synchronize(subject.device)
+    result = find_lr(parts, start_lr=START_LR, end_lr=END_LR, steps=STEPS, repeats=1)
+    _synchronize(parts.device)
     return time.perf_counter() - started, len(result.history.lr)
 
 
-def run_torch_lr_finder(subject) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def run_torch_lr_finder(parts) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     from torch_lr_finder import LRFinder
 
-    model = subject.fresh_model()
-    optimizer = subject.optimizer(model)
-    batcher = subject.batcher("train", shuffle=False, augment=False)
+    model = parts.fresh_model()
+    optimizer = parts.optimizer(model)
+    batcher = parts.batcher("train", shuffle=False, augment=False)
     dataset = torch.utils.data.TensorDataset(batcher.inputs, batcher.targets)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=subject.recipe.train.batch_size, shuffle=True)
-    _synchronize(subject.device)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=parts.recipe.train.batch_size, shuffle=True)
+    _synchronize(parts.device)
     started = time.perf_counter()
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):  # its tqdm bar and prints
-        finder = LRFinder(model, optimizer, subject.loss_function(), device=subject.device)
+        finder = LRFinder(model, optimizer, parts.loss_function(), device=parts.device)
         finder.range_test(loader, start_lr=START_LR, end_lr=END_LR, num_iter=STEPS, diverge_th=1e30)
         finder.reset()
-    _synchronize(subject.device)
+    _synchronize(parts.device)
     return time.perf_counter() - started, len(finder.history["lr"])
 
 
@@ -83,12 +83,12 @@ def main() -> int:
     print(f"{STEPS} steps from {START_LR:g} to {END_LR:g}, medians of interleaved runs\n")
     print(f"{'case':<30} {'torch-lr-finder':>16} {'dlcheck':>10} {'ratio':>8}")
     for name, path in CASES.items():
-        subject = prepare_subject(load_recipe(ROOT / path, [f"device={args.device}"]))
-        run_dlcheck(subject), run_torch_lr_finder(subject)  # warm-up: allocator, kernels, imports
+        parts = prepare_parts(load_recipe(ROOT / path, [f"device={args.device}"]))
+        run_dlcheck(parts), run_torch_lr_finder(parts)  # warm-up: allocator, kernels, imports
         times: dict[str, list[float]] = {"dlcheck": [], "torch-lr-finder": []}
         for _ in range(args.repeats):
             for label, runner in (("torch-lr-finder", run_torch_lr_finder), ("dlcheck", run_dlcheck)):
-                seconds, steps = runner(subject)
+                seconds, steps = runner(parts)
                 if steps != STEPS:
                     raise SystemExit(f"{label} took {steps} steps on {name}, not {STEPS}: the comparison is void")
                 times[label].append(seconds)

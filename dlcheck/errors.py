@@ -11,6 +11,7 @@ __all__ = [
     "DataError",
     "DlcheckError",
     "InputError",
+    "InvalidArgument",
     "ModelError",
     "RecipeError",
     "RecipeIssue",
@@ -97,5 +98,24 @@ class InputError(DlcheckError):
     """A bad command-line option or input file (not a recipe)."""
 
 
+class InvalidArgument(InputError, ValueError):
+    """A bad argument to a library function, named by its parameter (``steps=5``, not ``--steps 5``).
+
+    Also a :class:`ValueError`, so Python callers can catch bad arguments the usual way. The command line
+    shows the message with the parameter replaced by its option (:func:`dlcheck.cli._options.as_option_error`).
+
+    Attributes
+    ----------
+    parameter : str
+        The parameter's name in the Python API, e.g. ``start_lr``.
+    """
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
 class TrainingError(DlcheckError):
-    """Training stopped for a reason the user must act on (e.g. a non-finite loss)."""
+    """A run cannot go on for a reason the user must act on (a checkpoint that watched another metric, a
+    monitored metric that does not exist). A run that ends badly (a non-finite loss, a divergence) is not an
+    error: it is reported by ``TrainResult.status``."""

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from dlcheck.checks import thresholds
-from dlcheck.checks.result import Status
+from dlcheck.verdict import Status
 
 
 @dataclass

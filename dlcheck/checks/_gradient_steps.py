@@ -1,18 +1,23 @@
-"""The steps ``gradient_flow`` takes: a few optimiser steps on one batch, recording each tensor's gradients and updates."""
+"""The steps ``gradient_flow`` takes: a few optimiser steps on one batch, recording each tensor's gradients and updates.
+
+The steps are :class:`~dlcheck.engine.step.OptimizerStep` calls; what is recorded is read by
+:class:`GradientRecorder`, a :class:`~dlcheck.engine.step.StepHooks`: the gradients after backward (unscaled,
+before clipping) and the update after the optimiser step.
+"""
 
 from __future__ import annotations
 
-__all__ = ["STEPS", "TensorRecord", "norm", "record_steps", "tensor_records"]
+__all__ = ["STEPS", "GradientRecorder", "TensorRecord", "norm", "record_steps", "tensor_records"]
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
-from dlcheck.checks._probe import as_tensor_output, seeded
+from dlcheck.engine.regularization import matrix_weights
+from dlcheck.engine.step import OptimizerStep, StepHooks
+from dlcheck.seeding import Purpose, derive_seed, seeded
 
 STEPS = 3  # optimiser steps probed ("ever" rather than "at step one")
 
@@ -22,7 +27,7 @@ class TensorRecord:
     name: str
     parameter: nn.Parameter
     trainable: bool
-    is_weight: bool  # a linear/convolution-like weight (ndim >= 2, not an embedding)
+    is_weight: bool  # multiplies inputs (engine.regularization.matrix_weights): its relative gradient is judged
     start: torch.Tensor
     ever_gradient: bool = False
     ever_non_zero: bool = False
@@ -33,15 +38,13 @@ class TensorRecord:
 
 
 def tensor_records(model: nn.Module) -> list[TensorRecord]:
-    embeddings = {
-        id(module.weight) for module in model.modules() if isinstance(module, (nn.Embedding, nn.EmbeddingBag))
-    }
+    weights = matrix_weights(model)
     return [
         TensorRecord(
             name=name,
             parameter=parameter,
             trainable=parameter.requires_grad,
-            is_weight=parameter.ndim >= 2 and id(parameter) not in embeddings,
+            is_weight=id(parameter) in weights,
             start=parameter.detach().clone(),
         )
         for name, parameter in model.named_parameters()  # shared parameters appear once
@@ -52,33 +55,28 @@ def norm(tensor: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(tensor.detach().float()))
 
 
-def record_steps(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    loss_function: Callable[..., Any],
-    optimizer: torch.optim.Optimizer,
-    tensors: list[TensorRecord],
-    *,
-    seed: int,
-    clip: Callable[[list[nn.Parameter]], Any] | None,
-) -> float:
-    """Take :data:`STEPS` steps on one batch, recording gradients and updates; return the first loss."""
-    model.train()
-    first_loss = math.nan
-    for step in range(STEPS):
-        optimizer.zero_grad(set_to_none=True)
-        for record in tensors:
-            record.parameter.grad = None
-        with seeded(seed + step, inputs.device):
-            loss = loss_function(as_tensor_output(model(inputs)), targets)
-        if step == 0:
-            first_loss = float(loss.detach())
-        if not math.isfinite(float(loss.detach())):
-            return float(loss.detach()) if step == 0 else first_loss
-        loss.backward()
-        before = [record.parameter.detach().clone() for record in tensors] if step == 0 else None
-        for record in tensors:
+class _NonFiniteLoss(Exception):
+    """Raised by the recorder to abandon a step whose loss is NaN or infinite (its gradients mean nothing)."""
+
+
+class GradientRecorder(StepHooks):
+    """What each step did to each tensor: gradient received, finite, non-zero; first relative gradient and update."""
+
+    def __init__(self, tensors: list[TensorRecord]) -> None:
+        self.tensors = tensors
+        self.steps = 0
+        self.losses: list[float] = []
+        self._before: list[torch.Tensor] | None = None
+
+    def after_forward(self, loss: torch.Tensor) -> None:
+        value = float(loss.detach())  # a host read: fine for a probe of three steps
+        self.losses.append(value)
+        if not math.isfinite(value):
+            raise _NonFiniteLoss
+
+    def after_backward(self, model: nn.Module) -> None:
+        first = self.steps == 0
+        for record in self.tensors:
             gradient = record.parameter.grad
             if gradient is None:
                 continue
@@ -89,16 +87,34 @@ def record_steps(
                 record.non_finite = True
             elif bool((gradient != 0).any()):
                 record.ever_non_zero = True
-            if step == 0 and record.is_weight:
+            if first and record.is_weight:
                 weight_norm = norm(record.parameter)
                 record.first_relative_gradient = norm(gradient) / weight_norm if weight_norm > 0 else None
-        if clip is not None:
-            clip([record.parameter for record in tensors if record.parameter.grad is not None])
-        optimizer.step()
-        if before is not None:
-            for record, previous in zip(tensors, before, strict=True):
+        if first:
+            self._before = [record.parameter.detach().clone() for record in self.tensors]
+
+    def after_step(self, model: nn.Module) -> None:
+        if self._before is not None:
+            for record, previous in zip(self.tensors, self._before, strict=True):
                 previous_norm = norm(previous)
                 if record.is_weight and previous_norm > 0 and record.ever_gradient:
                     record.first_update_ratio = norm(record.parameter.detach() - previous) / previous_norm
-    optimizer.zero_grad(set_to_none=True)
-    return first_loss
+            self._before = None
+        self.steps += 1
+
+
+def record_steps(
+    step: OptimizerStep, recorder: GradientRecorder, inputs: torch.Tensor, targets: torch.Tensor, *, seed: int
+) -> float:
+    """Take :data:`STEPS` steps on one batch (``step`` built with ``hooks=recorder``); return the first loss.
+
+    A step whose loss is not finite is abandoned before its backward, and no later step is taken.
+    """
+    step.model.train()
+    for index in range(STEPS):
+        try:
+            with seeded(derive_seed(seed, Purpose.PROBE, index), inputs.device):
+                step([(inputs, targets)])
+        except _NonFiniteLoss:
+            break
+    return recorder.losses[0] if recorder.losses else math.nan

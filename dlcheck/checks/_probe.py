@@ -1,27 +1,25 @@
-"""What the checks share: timing, seeded randomness, probe copies of models, loss names, number formatting.
+"""What the checks share: timing, dropout switches, and the CPU thread setting of the tiny-batch runs.
 
 Private to :mod:`dlcheck.checks`. The checks probe a model without changing it: they work on a deep copy
-(:func:`probe_copy`), and every random draw (dropout masks, projections) comes from a generator seeded
-here rather than from whatever state the caller's global generator is in.
+(:func:`dlcheck.engine.isolation.probe_copy`) or restore it (:class:`dlcheck.engine.isolation.StateGuard`), and every
+random draw (dropout masks, projections) comes from a seeded stream (:mod:`dlcheck.seeding`) rather than from
+whatever state the caller's global generator is in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec
+from typing import ParamSpec
 
 import torch
 from torch import nn
 
-from dlcheck.checks.result import CheckResult
-from dlcheck.errors import InputError
+from dlcheck.formatting import number, percent, plural  # noqa: F401  (the data checks import them from here)
+from dlcheck.verdict import CheckResult
 
-LOSS_NAMES = ("cross_entropy", "bce_with_logits", "mse", "l1", "huber")
 DROPOUT_TYPES: tuple[type[nn.Module], ...] = (
     nn.Dropout,
     nn.Dropout1d,
@@ -51,21 +49,6 @@ def timed(function: Callable[Parameters, CheckResult]) -> Callable[Parameters, C
 
 
 @contextlib.contextmanager
-def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Run the block with torch's generators (CPU, and ``device`` if CUDA) seeded; restore them afterwards.
-
-    Dropout and other modules draw from the global generators; forking them keeps the caller's random state
-    as it was and makes a check's result a function of ``seed``.
-    """
-    devices = [device] if device is not None and device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if devices:
-            torch.cuda.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
 def single_cpu_thread(device: torch.device) -> Iterator[None]:
     """Run the block with one intra-op CPU thread (restored afterwards); no effect on other devices.
 
@@ -85,17 +68,6 @@ def single_cpu_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def probe_copy(model: nn.Module) -> nn.Module:
-    """A deep copy to probe (train mode, optimiser steps, hooks) without touching the caller's model."""
-    try:
-        return copy.deepcopy(model)
-    except Exception as error:
-        raise InputError(
-            f"the model ({type(model).__name__}) cannot be copied with copy.deepcopy ({type(error).__name__}: "
-            f"{error}); pass a function that builds the model instead, or make the model copyable."
-        ) from error
-
-
 def dropout_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The dropout modules of ``model`` with a non-zero rate, by qualified name."""
     return [
@@ -111,104 +83,3 @@ def disable_dropout(model: nn.Module) -> int:
     for _, module in active:
         module.p = 0.0  # type: ignore[assignment]
     return len(active)
-
-
-def loss_name_of(loss_function: Any, loss_name: str | None = None) -> str:
-    """The dlcheck name of a loss function: given, or recognised from torch's classes and functions.
-
-    Raises
-    ------
-    InputError
-        When neither ``loss_name`` is given nor the loss recognised.
-
-    Examples
-    --------
-    >>> loss_name_of(nn.CrossEntropyLoss()), loss_name_of(torch.nn.functional.mse_loss)
-    ('cross_entropy', 'mse')
-    """
-    if loss_name is not None:
-        if loss_name not in LOSS_NAMES:
-            raise InputError(f"loss_name={loss_name!r} is not one of {', '.join(LOSS_NAMES)}.")
-        return loss_name
-    name = getattr(loss_function, "name", None)
-    if isinstance(name, str) and name in LOSS_NAMES:  # dlcheck's own LossFunction
-        return name
-    by_class = {
-        nn.CrossEntropyLoss: "cross_entropy",
-        nn.BCEWithLogitsLoss: "bce_with_logits",
-        nn.MSELoss: "mse",
-        nn.L1Loss: "l1",
-        nn.HuberLoss: "huber",
-        nn.SmoothL1Loss: "huber",
-    }
-    for kind, known in by_class.items():
-        if isinstance(loss_function, kind):
-            return known
-    by_function = {
-        "cross_entropy": "cross_entropy",
-        "binary_cross_entropy_with_logits": "bce_with_logits",
-        "mse_loss": "mse",
-        "l1_loss": "l1",
-        "huber_loss": "huber",
-        "smooth_l1_loss": "huber",
-    }
-    function_name = getattr(loss_function, "__name__", None)
-    if function_name in by_function:
-        return by_function[function_name]
-    raise InputError(
-        f"cannot tell which loss {loss_function!r} computes; pass loss_name= one of {', '.join(LOSS_NAMES)}."
-    )
-
-
-def label_smoothing_of(loss_function: Any) -> float:
-    return float(getattr(loss_function, "label_smoothing", 0.0) or 0.0)
-
-
-def as_tensor_output(outputs: Any) -> torch.Tensor:
-    """The model's output as one tensor; a tuple or list counts by its first element (e.g. (logits, aux))."""
-    if isinstance(outputs, (tuple, list)) and outputs and isinstance(outputs[0], torch.Tensor):
-        return outputs[0]
-    if not isinstance(outputs, torch.Tensor):
-        raise InputError(
-            f"the model returned a {type(outputs).__name__}; the checks need a tensor of outputs (N, ...)."
-        )
-    return outputs
-
-
-def number(value: float | None, digits: int = 3) -> str:
-    """A short human number: 3 significant digits, scientific outside [1e-3, 1e5).
-
-    Examples
-    --------
-    >>> number(2.302585), number(0.000123), number(1e-4), number(123456.0), number(float("nan"))
-    ('2.3', '1.23e-04', '1e-04', '1.23e+05', 'nan')
-    """
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
-        return f"{mantissa}e{int(exponent):+03d}"
-    return f"{value:.{digits}g}"
-
-
-def percent(fraction: float) -> str:
-    """Examples
-    --------
-    >>> percent(0.5), percent(0.0004), percent(1.0)
-    ('50%', '0.04%', '100%')
-    """
-    if fraction == 0 or fraction >= 0.01:
-        return f"{100 * fraction:.0f}%" if fraction >= 0.1 or fraction == 0 else f"{100 * fraction:.1f}%"
-    return f"{100 * fraction:.2g}%"
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """Examples
-    --------
-    >>> plural(1, "sample"), plural(3, "class", "classes")
-    ('1 sample', '3 classes')
-    """
-    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -20,31 +20,23 @@ __all__ = ["NAME", "activation_stats", "check_activation_stats"]
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._probe import disable_dropout, number, percent, probe_copy, seeded, timed
-from dlcheck.checks.result import CheckResult, Status
-
-if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.checks._probe import disable_dropout, timed
+from dlcheck.engine.isolation import probe_copy
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.regularization import WEIGHT_LAYER_TYPES
+from dlcheck.formatting import number, percent
+from dlcheck.seeding import Purpose, derive_seed, seeded
+from dlcheck.verdict import CheckResult, Status
 
 NAME = "activation_stats"
 MIN_SAMPLES = 32  # fewer samples cannot tell a dead unit from one that is rarely on
 _RELU_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
-_WEIGHT_TYPES: tuple[type[nn.Module], ...] = (
-    nn.Linear,
-    nn.Bilinear,
-    nn.Conv1d,
-    nn.Conv2d,
-    nn.Conv3d,
-    nn.ConvTranspose1d,
-    nn.ConvTranspose2d,
-    nn.ConvTranspose3d,
-)
 
 
 @dataclass
@@ -128,11 +120,11 @@ def _record(model: nn.Module, inputs: torch.Tensor, seed: int) -> list[_Layer]:
             handles.append(module.register_forward_hook(output_hook(label, "tanh")))
         elif isinstance(module, nn.Sigmoid):
             handles.append(module.register_forward_hook(output_hook(label, "sigmoid")))
-        elif isinstance(module, _WEIGHT_TYPES):
+        elif isinstance(module, WEIGHT_LAYER_TYPES):
             handles.append(module.register_forward_pre_hook(input_hook(label)))
             handles.append(module.register_forward_hook(output_hook(label, "weight")))
     try:
-        with seeded(seed, inputs.device), torch.no_grad():
+        with seeded(derive_seed(seed, Purpose.PROBE), inputs.device), torch.no_grad():
             model(inputs)
     finally:
         for handle in handles:
@@ -279,11 +271,9 @@ def check_activation_stats(model: nn.Module, inputs: torch.Tensor, *, seed: int 
 
 
 @timed
-def activation_stats(subject: CheckSubject, *, seed: int | None = None) -> CheckResult:
+def activation_stats(parts: RecipeParts, *, seed: int | None = None) -> CheckResult:
     """:func:`check_activation_stats` on a recipe's fresh model and a seeded sample of its training split."""
-    seed = subject.recipe.seed if seed is None else seed
-    model = subject.fresh_model(seed)
-    size = min(thresholds.ACTIVATION_SAMPLES, subject.train_size())
-    batcher = subject.batcher("train", batch_size=size, shuffle=True, augment=False, seed=seed)
-    inputs, _ = next(iter(batcher.epoch(0)))
+    seed = parts.recipe.seed if seed is None else seed
+    model = parts.fresh_model(seed)
+    inputs, _ = parts.sample_batch(thresholds.ACTIVATION_SAMPLES, seed=seed)
     return check_activation_stats(model, inputs, seed=seed)

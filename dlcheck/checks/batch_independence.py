@@ -16,17 +16,18 @@ from __future__ import annotations
 
 __all__ = ["NAME", "batch_independence", "check_batch_independence"]
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._probe import as_tensor_output, number, plural, probe_copy, timed
-from dlcheck.checks.result import CheckResult
-
-if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.checks._probe import timed
+from dlcheck.engine.isolation import probe_copy
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import as_tensor_output
+from dlcheck.formatting import number, plural
+from dlcheck.verdict import CheckResult
 
 NAME = "batch_independence"
 
@@ -208,9 +209,9 @@ def check_batch_independence(model: nn.Module, inputs: torch.Tensor, *, seed: in
 
 
 @timed
-def batch_independence(subject: CheckSubject, *, seed: int | None = None) -> CheckResult:
+def batch_independence(parts: RecipeParts, *, seed: int | None = None) -> CheckResult:
     """:func:`check_batch_independence` on a recipe's fresh model and first training batch (no augmentation)."""
-    seed = subject.recipe.seed if seed is None else seed
-    model = subject.fresh_model(seed)
-    inputs, _ = subject.first_batch("train", batch_size=thresholds.BATCH_INDEPENDENCE_BATCH, augment=False)
+    seed = parts.recipe.seed if seed is None else seed
+    model = parts.fresh_model(seed)
+    inputs, _ = parts.first_batch("train", batch_size=thresholds.BATCH_INDEPENDENCE_BATCH, augment=False)
     return check_batch_independence(model, inputs, seed=seed)

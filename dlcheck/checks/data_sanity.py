@@ -21,11 +21,11 @@ from dlcheck.checks import thresholds
 from dlcheck.checks._data_parts import Finding, Split, as_split
 from dlcheck.checks._duplicates import conflicting_labels, identical_inputs, leakage, row_hashes
 from dlcheck.checks._probe import number, percent, plural, timed
-from dlcheck.checks.result import CheckResult, Status
 from dlcheck.errors import DlcheckError
+from dlcheck.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+    from dlcheck.engine.parts import RecipeParts as CheckSubject
 
 NAME = "data_sanity"
 _SCALE_ROWS = 8192  # rows used for the mean/std per feature or channel (a deterministic stride)

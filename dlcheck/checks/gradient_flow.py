@@ -12,30 +12,34 @@ change can only come from the gradient), then, per parameter tensor:
   :data:`~dlcheck.checks.thresholds.GRADIENT_SPREAD_WARN` of each other (vanishing or exploding gradients);
 - the update / weight ratio of the first step is near 1e-3 (Karpathy, CS231n), warned far outside it.
 
-"Ever non-zero over a few steps" rather than "non-zero at the first step" (research note, section 6): a
-zero-initialised last layer blocks gradients to the layers before it for exactly one step, which is fine.
+"Ever non-zero over a few steps" rather than "non-zero at the first step": a zero-initialised last layer blocks
+gradients to the layers before it for exactly one step, which is fine.
+
+On a recipe, each step is the recipe's own :class:`~dlcheck.engine.step.OptimizerStep` (its ``train.precision``
+and gradient clipping; L1 and max-norm off, so a change can only come from the gradient); ``precision="fp32"``
+probes in full precision instead.
 """
 
 from __future__ import annotations
 
 __all__ = ["NAME", "check_gradient_flow", "gradient_flow"]
 
-import copy
 import math
 import statistics
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._gradient_steps import STEPS, TensorRecord, record_steps, tensor_records
-from dlcheck.checks._probe import number, plural, probe_copy, timed
-from dlcheck.checks.result import CheckResult, Status
-
-if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.checks._gradient_steps import STEPS, GradientRecorder, TensorRecord, record_steps, tensor_records
+from dlcheck.checks._probe import timed
+from dlcheck.engine.isolation import StateGuard, probe_copy
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import PLAIN, OptimizerStep, StepPolicy, as_tensor_output
+from dlcheck.formatting import number, plural
+from dlcheck.verdict import CheckResult, Status
 
 NAME = "gradient_flow"
 _NEGLIGIBLE_RELATIVE_GRADIENT = 1e-6  # below this a gradient cannot move a float32 weight: not expected to
@@ -232,6 +236,7 @@ def check_gradient_flow(
     optimizer: torch.optim.Optimizer | None = None,
     *,
     seed: int = 0,
+    policy: StepPolicy = PLAIN,
 ) -> CheckResult:
     """Check that gradients reach every trainable parameter and that a few optimiser steps move them.
 
@@ -250,6 +255,9 @@ def check_gradient_flow(
         embeddings) on a copy of the model is used and update ratios are only reported.
     seed : int
         Seeds dropout during the probe.
+    policy : StepPolicy
+        How each step runs (precision, clipping; default plain fp32). L1 and max-norm are switched off, so a
+        change can only come from the gradient.
 
     Returns
     -------
@@ -268,6 +276,7 @@ def check_gradient_flow(
     >>> check_gradient_flow(model, inputs, labels, nn.CrossEntropyLoss()).metrics["frozen_tensors"]
     1
     """
+    policy = policy.without_regularization()
     if optimizer is None:
         probe = probe_copy(model)
         tensors = tensor_records(probe)
@@ -275,49 +284,44 @@ def check_gradient_flow(
         sparse = any(getattr(module, "sparse", False) is True for module in probe.modules())
         # Adam moves every parameter with a gradient by ~lr, however small the gradient; it refuses sparse ones
         own = torch.optim.SGD(trainable, lr=1e-2) if sparse else torch.optim.Adam(trainable, lr=1e-3)
-        first = record_steps(probe, inputs, targets, loss_function, own, tensors, seed=seed, clip=None)
+        first = _probe(probe, own, loss_function, policy, tensors, inputs, targets, seed)
         members = {id(parameter) for group in own.param_groups for parameter in group["params"]}
         name = "sgd (lr 1e-2)" if sparse else "adam (lr 1e-3)"
         return _judge(tensors, members, first, judge_updates=False, optimizer_name=name)
     # the caller's model and optimiser: probe them in place, then put everything back
-    model_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-    optimizer_state = copy.deepcopy(optimizer.state_dict())
-    training = {module: module.training for module in model.modules()}
-    gradients = {id(parameter): parameter.grad for parameter in model.parameters()}
-    try:
+    with StateGuard(model, optimizer):
         tensors = tensor_records(model)
-        first = record_steps(model, inputs, targets, loss_function, optimizer, tensors, seed=seed, clip=None)
+        first = _probe(model, optimizer, loss_function, policy, tensors, inputs, targets, seed)
         members = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
         return _judge(tensors, members, first, judge_updates=True, optimizer_name=_optimizer_name(optimizer))
-    finally:
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(optimizer_state)
-        for module, flag in training.items():
-            module.training = flag
-        for parameter in model.parameters():
-            parameter.grad = gradients.get(id(parameter))
+
+
+def _probe(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_function: Callable[..., Any],
+    policy: StepPolicy,
+    tensors: list[TensorRecord],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    seed: int,
+) -> float:
+    recorder = GradientRecorder(tensors)
+    step = OptimizerStep(model, optimizer, loss_function, policy, output=as_tensor_output, hooks=recorder)
+    return record_steps(step, recorder, inputs, targets, seed=seed)
 
 
 @timed
-def gradient_flow(subject: CheckSubject, *, seed: int | None = None) -> CheckResult:
-    """:func:`check_gradient_flow` on a recipe: fresh model, first training batch, the recipe's optimiser
-    (weight decay off, so only gradients move parameters) and gradient clipping."""
-    seed = subject.recipe.seed if seed is None else seed
-    model = subject.fresh_model(seed)
-    optimizer = subject.optimizer(model, regularized=False)
-    inputs, targets = subject.first_batch("train")
-    clip_config = subject.recipe.train.gradient_clip
-    clip = None
-    if clip_config is not None:
-        from dlcheck.train.regularization import clip_gradients
-
-        def clip(parameters: list[nn.Parameter]) -> Any:
-            return clip_gradients(parameters, clip_config)
-
+def gradient_flow(parts: RecipeParts, *, seed: int | None = None, precision: str = "recipe") -> CheckResult:
+    """:func:`check_gradient_flow` on a recipe: fresh model, first training batch, the recipe's optimiser (weight
+    decay off, so only gradients move parameters) and its step (precision and gradient clipping)."""
+    seed = parts.recipe.seed if seed is None else seed
+    model = parts.fresh_model(seed)
+    optimizer = parts.optimizer(model, regularized=False)
+    inputs, targets = parts.first_batch("train")
     tensors = tensor_records(model)
-    first = record_steps(
-        model, inputs, targets, subject.loss_function(regularized=False), optimizer, tensors, seed=seed, clip=clip
-    )
+    policy = parts.step_policy(regularized=False, precision=precision)
+    first = _probe(model, optimizer, parts.loss_function(regularized=False), policy, tensors, inputs, targets, seed)
     members = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
-    name = f"{subject.recipe.optimizer.name} (lr {number(subject.recipe.optimizer.lr)})"
+    name = f"{parts.recipe.optimizer.name} (lr {number(parts.recipe.optimizer.lr)})"
     return _judge(tensors, members, first, judge_updates=True, optimizer_name=name)

@@ -21,18 +21,21 @@ __all__ = ["NAME", "check_initial_loss", "initial_loss"]
 import itertools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
 from dlcheck.checks._loss_reference import implied_output_scale, loss_reference
-from dlcheck.checks._probe import as_tensor_output, loss_name_of, number, probe_copy, seeded, timed
-from dlcheck.checks.result import CheckResult, Status
-
-if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.checks._probe import timed
+from dlcheck.engine.isolation import probe_copy
+from dlcheck.engine.losses import loss_name_of
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import as_tensor_output
+from dlcheck.formatting import number
+from dlcheck.seeding import Purpose, derive_seed, seeded
+from dlcheck.verdict import CheckResult, Status
 
 NAME = "initial_loss"
 
@@ -196,7 +199,7 @@ def _forward(model: nn.Module, inputs: torch.Tensor, seed: int) -> torch.Tensor:
     copy = probe_copy(model)
     copy.train()
     device = inputs.device
-    with seeded(seed, device), torch.no_grad():
+    with seeded(derive_seed(seed, Purpose.PROBE), device), torch.no_grad():
         return as_tensor_output(copy(inputs)).detach()
 
 
@@ -251,12 +254,10 @@ def check_initial_loss(
 
 
 @timed
-def initial_loss(subject: CheckSubject, *, seed: int | None = None) -> CheckResult:
+def initial_loss(parts: RecipeParts, *, seed: int | None = None) -> CheckResult:
     """:func:`check_initial_loss` on a recipe: a fresh model, a seeded random sample of the training split."""
-    seed = subject.recipe.seed if seed is None else seed
-    model = subject.fresh_model(seed)
-    size = min(thresholds.INITIAL_LOSS_SAMPLES, subject.train_size())
-    batcher = subject.batcher("train", batch_size=size, shuffle=True, augment=False, seed=seed)
-    inputs, targets = next(iter(batcher.epoch(0)))
+    seed = parts.recipe.seed if seed is None else seed
+    model = parts.fresh_model(seed)
+    inputs, targets = parts.sample_batch(thresholds.INITIAL_LOSS_SAMPLES, seed=seed)
     outputs = _forward(model, inputs, seed)
-    return _judge(subject.loss_name, subject.loss_function(regularized=True), outputs, targets, seed=seed)
+    return _judge(parts.loss_name, parts.loss_function(regularized=True), outputs, targets, seed=seed)

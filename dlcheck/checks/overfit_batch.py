@@ -2,8 +2,14 @@
 
 A tiny fixed batch (:data:`~dlcheck.checks.thresholds.OVERFIT_SAMPLES_PER_CLASS` samples per class, stored
 order shuffled by the seed), regularisation off (every dropout rate set to 0 on a fresh model, weight decay 0,
-no label smoothing, no augmentation, no L1), the recipe's optimiser at its learning rate without a schedule,
-training mode, up to :data:`~dlcheck.checks.thresholds.OVERFIT_STEPS` steps. The batch counts as fitted when
+no label smoothing, no augmentation, no L1, no max-norm), the recipe's optimiser at its learning rate without a
+schedule, training mode, up to :data:`~dlcheck.checks.thresholds.OVERFIT_STEPS` steps.
+
+**Precision.** On a recipe, each step is the recipe's own :class:`~dlcheck.engine.step.OptimizerStep`: its
+``train.precision`` (a ``bf16-mixed`` recipe fits the batch under bf16 autocast) and its gradient clipping, so the
+check judges the step training will take. ``precision="fp32"`` runs it in full precision instead, to tell a
+precision problem from a model problem. The plain-PyTorch :func:`check_overfit_batch` runs ``policy`` (fp32 by
+default). The batch counts as fitted when
 the loss falls to :data:`~dlcheck.checks.thresholds.OVERFIT_LOSS_FRACTION` of its first value (or the given
 ``loss_threshold``) with 100% accuracy for classification; the run stops as soon as it is. On failure the
 curve's shape is diagnosed (:mod:`dlcheck.checks.overfit_curve`) and the same budget is tried once at 3x (or
@@ -14,22 +20,28 @@ from __future__ import annotations
 
 __all__ = ["NAME", "OverfitRun", "check_overfit_batch", "overfit_batch", "run_overfit", "select_tiny_batch"]
 
+import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._fitting import FitHistory, fit_batch
-from dlcheck.checks._probe import disable_dropout, loss_name_of, number, percent, plural, probe_copy, timed
+from dlcheck.checks._fitting import FitHistory, fit_batch, fitting_step
+from dlcheck.checks._probe import disable_dropout, timed
 from dlcheck.checks.overfit_curve import diagnose_curve
-from dlcheck.checks.result import CheckResult
+from dlcheck.data import make_batcher
+from dlcheck.data.bundle import split_size
+from dlcheck.engine.isolation import probe_copy
+from dlcheck.engine.losses import loss_name_of
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import PLAIN, StepPolicy
 from dlcheck.errors import InputError
-
-if TYPE_CHECKING:
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.formatting import number, percent, plural
+from dlcheck.verdict import CheckResult
 
 NAME = "overfit_batch"
 
@@ -141,6 +153,7 @@ def check_overfit_batch(
     loss_threshold: float | None = None,
     loss_name: str | None = None,
     seed: int = 0,
+    policy: StepPolicy = PLAIN,
 ) -> CheckResult:
     """Train on one tiny batch with dropout off; it must reach a near-zero loss (and 100% accuracy).
 
@@ -164,6 +177,9 @@ def check_overfit_batch(
         For the accuracy criterion; recognised from torch's losses when not given.
     seed : int
         Seeds everything random in the run.
+    policy : StepPolicy
+        How each step runs: precision, gradient clipping (default fp32, no clipping). Its L1 and max-norm are
+        switched off: the check fits without regularisation.
 
     Returns
     -------
@@ -198,16 +214,9 @@ def check_overfit_batch(
 
     def run(factor: float) -> FitHistory:
         fresh, optimizer = build(factor)
+        step = fitting_step(fresh, optimizer, loss_function, name, policy.without_regularization())
         return fit_batch(
-            fresh,
-            optimizer,
-            loss_function,
-            inputs,
-            targets,
-            steps=steps,
-            loss_name=name,
-            seed=seed,
-            target_loss=loss_threshold,
+            step, lambda index: (inputs, targets), steps=steps, loss_name=name, seed=seed, target_loss=loss_threshold
         )
 
     history = run(1.0)
@@ -241,24 +250,23 @@ def _class_labels(targets: torch.Tensor, loss_name: str) -> torch.Tensor | None:
 
 
 def select_tiny_batch(
-    subject: CheckSubject, *, samples_per_class: int = thresholds.OVERFIT_SAMPLES_PER_CLASS, seed: int
+    parts: RecipeParts, *, samples_per_class: int = thresholds.OVERFIT_SAMPLES_PER_CLASS, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """The tiny batch: ``samples_per_class`` of each class (or :data:`OVERFIT_SAMPLES` samples), normalised,
-    not augmented, on the subject's device; with words describing it."""
-    from dlcheck.data import make_batcher
+    not augmented, on the parts's device; with words describing it."""
 
-    train = subject.data.train
+    train = parts.data.train
     generator = torch.Generator().manual_seed(seed)
     if isinstance(train, tuple):
         inputs, targets = train
         order = torch.randperm(inputs.shape[0], generator=generator)
     else:  # a Dataset: read a seeded sample of items
-        order = torch.randperm(len(train), generator=generator)[: thresholds.DATASET_SAMPLE]
+        order = torch.randperm(split_size(train), generator=generator)[: thresholds.DATASET_SAMPLE]
         items = [train[int(index)] for index in order]
         inputs = torch.stack([torch.as_tensor(item[0]) for item in items])
         targets = torch.stack([torch.as_tensor(item[1]) for item in items])
         order = torch.arange(len(items))
-    labels = _class_labels(targets, subject.loss_name)
+    labels = _class_labels(targets, parts.loss_name)
     if labels is not None:
         shuffled = labels[order]
         chosen = [order[shuffled == label][:samples_per_class] for label in torch.unique(shuffled).tolist()]
@@ -272,59 +280,46 @@ def select_tiny_batch(
         batch_size=len(rows),
         shuffle=False,
         seed=seed,
-        device=subject.device,
+        device=parts.device,
         augment=None,
-        normalization=subject.data.normalization,
+        normalization=parts.data.normalization,
         loader="tensor",
     )
     batch_inputs, batch_targets = next(iter(batcher.epoch(0)))
     return batch_inputs, batch_targets, words
 
 
-def recipe_clip(subject: CheckSubject) -> Callable[[list[nn.Parameter]], Any] | None:
-    """The recipe's gradient clipping as a function of the parameters, or None."""
-    config = subject.recipe.train.gradient_clip
-    if config is None:
-        return None
-    from dlcheck.train.regularization import clip_gradients
-
-    def clip(parameters: list[nn.Parameter]) -> Any:
-        return clip_gradients(parameters, config)
-
-    return clip
-
-
 def run_overfit(
-    subject: CheckSubject,
+    parts: RecipeParts,
     *,
     seed: int | None = None,
     samples_per_class: int = thresholds.OVERFIT_SAMPLES_PER_CLASS,
     steps: int = thresholds.OVERFIT_STEPS,
     loss_threshold: float | None = None,
+    precision: str = "recipe",
 ) -> OverfitRun:
-    """Run the overfit check on a recipe and keep the batch and curve for ``regularization_effect``."""
-    import time
+    """Run the overfit check on a recipe and keep the batch and curve for ``regularization_effect``.
 
+    ``precision="recipe"`` (the default) fits in the recipe's ``train.precision``; ``"fp32"`` in full precision.
+    """
     started = time.perf_counter()
-    seed = subject.recipe.seed if seed is None else seed
-    inputs, targets, words = select_tiny_batch(subject, samples_per_class=samples_per_class, seed=seed)
-    lr = float(subject.recipe.optimizer.lr)
+    seed = parts.recipe.seed if seed is None else seed
+    inputs, targets, words = select_tiny_batch(parts, samples_per_class=samples_per_class, seed=seed)
+    lr = float(parts.recipe.optimizer.lr)
+    policy = parts.step_policy(regularized=False, precision=precision)
 
     def run(factor: float) -> FitHistory:
-        model = subject.fresh_model(seed)
+        model = parts.fresh_model(seed)
         disable_dropout(model)
-        optimizer = subject.optimizer(model, lr=lr * factor, regularized=False)
+        optimizer = parts.optimizer(model, lr=lr * factor, regularized=False)
+        step = fitting_step(model, optimizer, parts.loss_function(regularized=False), parts.loss_name, policy)
         return fit_batch(
-            model,
-            optimizer,
-            subject.loss_function(regularized=False),
-            inputs,
-            targets,
+            step,
+            lambda index: (inputs, targets),
             steps=steps,
-            loss_name=subject.loss_name,
+            loss_name=parts.loss_name,
             seed=seed,
             target_loss=loss_threshold,
-            clip=recipe_clip(subject),
         )
 
     history = run(1.0)
@@ -332,23 +327,32 @@ def run_overfit(
     if not history.fitted:
         factor = _retry_factor(history)
         retry = run(factor)
-    extra = {"samples": int(inputs.shape[0]), "optimizer": subject.recipe.optimizer.name}
+    extra = {
+        "samples": int(inputs.shape[0]),
+        "optimizer": parts.recipe.optimizer.name,
+        "precision": policy.precision.name,
+    }
     result = _judge(history, retry, retry_factor=factor, steps=steps, batch_words=words, extra=extra)
-    import dataclasses
-
     result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     return OverfitRun(result, inputs, targets, history)
 
 
 def overfit_batch(
-    subject: CheckSubject,
+    parts: RecipeParts,
     *,
     seed: int | None = None,
     samples_per_class: int = thresholds.OVERFIT_SAMPLES_PER_CLASS,
     steps: int = thresholds.OVERFIT_STEPS,
     loss_threshold: float | None = None,
+    precision: str = "recipe",
 ) -> CheckResult:
-    """:func:`check_overfit_batch` on a recipe (its optimiser and learning rate, regularisation off)."""
+    """:func:`check_overfit_batch` on a recipe: its optimiser and learning rate, its step (precision, clipping),
+    regularisation off."""
     return run_overfit(
-        subject, seed=seed, samples_per_class=samples_per_class, steps=steps, loss_threshold=loss_threshold
+        parts,
+        seed=seed,
+        samples_per_class=samples_per_class,
+        steps=steps,
+        loss_threshold=loss_threshold,
+        precision=precision,
     ).result

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._probe import number
+from dlcheck.formatting import number
 
 
 @dataclass(frozen=True)

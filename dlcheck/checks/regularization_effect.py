@@ -5,8 +5,11 @@ without regularisation, now with everything the recipe regularises with: dropout
 smoothing, L1, max-norm and augmentation. Its training loss at the end must be higher than without (a
 higher floor): if the two runs give the same curve, the regularisation is not applied (a dropout module
 created but never called in ``forward``, a penalty never added); if the loss is lower, it is wired wrong.
-If the regularised run cannot even remove half of the initial loss, it is too strong (research note,
-section 6). Nobody else measures this differential (research note, section 8).
+If the regularised run cannot even remove half of the initial loss, it is too strong. No other tool we know of
+(torcheck, torchtest, Lightning's ``overfit_batches``) measures this differential.
+
+Both runs take the recipe's own step (its ``train.precision`` and clipping), the second with L1 and max-norm
+switched on; ``precision="fp32"`` runs both in full precision.
 """
 
 from __future__ import annotations
@@ -14,20 +17,24 @@ from __future__ import annotations
 __all__ = ["NAME", "check_regularization_effect", "regularization_effect", "regularizers"]
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._fitting import FitHistory, fit_batch
-from dlcheck.checks._probe import disable_dropout, dropout_modules, loss_name_of, number, probe_copy, timed
-from dlcheck.checks.result import CheckResult
+from dlcheck.checks._fitting import FitHistory, fit_batch, fitting_step
+from dlcheck.checks._probe import disable_dropout, dropout_modules, timed
+from dlcheck.checks.overfit_batch import OverfitRun, run_overfit
+from dlcheck.data.augment import augment_batch, augment_is_active
+from dlcheck.engine.isolation import probe_copy
+from dlcheck.engine.losses import loss_name_of
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import PLAIN, StepPolicy
 from dlcheck.errors import InputError
-
-if TYPE_CHECKING:
-    from dlcheck.checks.overfit_batch import OverfitRun
-    from dlcheck.checks.subject import CheckSubject
+from dlcheck.formatting import number
+from dlcheck.seeding import Purpose, derive_seed
+from dlcheck.verdict import CheckResult
 
 NAME = "regularization_effect"
 
@@ -100,11 +107,9 @@ def _judge(without: FitHistory, with_: FitHistory, regularizers_words: str) -> C
     return CheckResult(NAME, "pass", summary, metrics, [], details)
 
 
-def regularizers(subject: CheckSubject, model: nn.Module) -> list[str]:
+def regularizers(parts: RecipeParts, model: nn.Module) -> list[str]:
     """What the recipe regularises with, in words (empty when nothing)."""
-    from dlcheck.data.augment import augment_is_active
-
-    recipe = subject.recipe
+    recipe = parts.recipe
     found = []
     dropouts = dropout_modules(model)
     if dropouts:
@@ -112,7 +117,7 @@ def regularizers(subject: CheckSubject, model: nn.Module) -> list[str]:
         found.append("dropout " + "/".join(number(rate) for rate in rates))
     if recipe.optimizer.weight_decay > 0:
         found.append(f"weight decay {number(recipe.optimizer.weight_decay)}")
-    if recipe.regularization.label_smoothing > 0 and subject.loss_name == "cross_entropy":
+    if recipe.regularization.label_smoothing > 0 and parts.loss_name == "cross_entropy":
         found.append(f"label smoothing {number(recipe.regularization.label_smoothing)}")
     if recipe.regularization.l1 > 0:
         found.append(f"L1 {number(recipe.regularization.l1)}")
@@ -125,21 +130,20 @@ def regularizers(subject: CheckSubject, model: nn.Module) -> list[str]:
 
 @timed
 def regularization_effect(
-    subject: CheckSubject,
+    parts: RecipeParts,
     overfit: OverfitRun | None = None,
     *,
     seed: int | None = None,
+    precision: str = "recipe",
 ) -> CheckResult:
     """Repeat the ``overfit_batch`` run with the recipe's regularisation on and compare the final losses.
 
     ``overfit`` is the run without regularisation (from :func:`~dlcheck.checks.overfit_batch.run_overfit`); it
-    is made here when not given.
+    is made here when not given. ``precision`` as for :func:`~dlcheck.checks.overfit_batch.run_overfit`.
     """
-    from dlcheck.checks.overfit_batch import recipe_clip, run_overfit
-
-    seed = subject.recipe.seed if seed is None else seed
-    model = subject.fresh_model(seed)
-    found = regularizers(subject, model)
+    seed = parts.recipe.seed if seed is None else seed
+    model = parts.fresh_model(seed)
+    found = regularizers(parts, model)
     if not found:
         return CheckResult(
             NAME,
@@ -148,55 +152,37 @@ def regularization_effect(
             "to compare.",
         )
     if overfit is None:
-        overfit = run_overfit(subject, seed=seed)
+        overfit = run_overfit(parts, seed=seed, precision=precision)
     if not overfit.history.fitted:
         return CheckResult(
             NAME, "skip", "overfit_batch did not fit the tiny batch without regularisation: nothing to compare with."
         )
-    recipe = subject.recipe
-    optimizer = subject.optimizer(model, regularized=True)
-    l1 = float(recipe.regularization.l1)
-    max_norm = recipe.regularization.max_norm
-    penalty = after_step = augment = None
-    if l1 > 0:
-        from dlcheck.train.regularization import l1_penalty
+    recipe = parts.recipe
+    inputs, targets = overfit.inputs, overfit.targets
+    augment = recipe.data.augment if augment_is_active(recipe.data.augment) else None
+    generator = torch.Generator(device=inputs.device) if inputs.device.type == "cuda" else torch.Generator()
 
-        def penalty(module: nn.Module) -> torch.Tensor:
-            return l1 * l1_penalty(module)
+    def batch_at(index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if augment is None:
+            return inputs, targets
+        generator.manual_seed(derive_seed(seed, Purpose.FIT_AUGMENT, index))  # the same draws on every run
+        return augment_batch(inputs, augment, generator), targets
 
-    if max_norm is not None:
-        from dlcheck.train.regularization import apply_max_norm
-
-        def after_step(module: nn.Module) -> None:
-            apply_max_norm(module, float(max_norm))
-
-    from dlcheck.data.augment import augment_batch, augment_is_active
-
-    if augment_is_active(recipe.data.augment):
-        config = recipe.data.augment
-        generator = (
-            torch.Generator(device=overfit.inputs.device) if overfit.inputs.device.type == "cuda" else torch.Generator()
-        )
-
-        def augment(inputs: torch.Tensor, step: int) -> torch.Tensor:
-            generator.manual_seed(seed * 1_000_003 + step)
-            return augment_batch(inputs, config, generator)
-
-    with_ = fit_batch(
+    step = fitting_step(
         model,
-        optimizer,
-        subject.loss_function(regularized=True),
-        overfit.inputs,
-        overfit.targets,
+        parts.optimizer(model, regularized=True),
+        parts.loss_function(regularized=True),
+        parts.loss_name,
+        parts.step_policy(regularized=True, precision=precision),
+    )
+    with_ = fit_batch(
+        step,
+        batch_at,
         steps=overfit.history.steps_run,
-        loss_name=subject.loss_name,
+        loss_name=parts.loss_name,
         seed=seed,
         target_loss=overfit.history.target_loss,
         stop_when_fitted=False,
-        clip=recipe_clip(subject),
-        penalty=penalty,
-        after_step=after_step,
-        augment=augment,
     )
     return _judge(overfit.history, with_, ", ".join(found))
 
@@ -215,13 +201,15 @@ def check_regularization_effect(
     steps: int = thresholds.OVERFIT_STEPS,
     loss_name: str | None = None,
     seed: int = 0,
+    policy: StepPolicy = PLAIN,
 ) -> CheckResult:
     """Fit a tiny batch without, then with regularisation; the regularised loss must end higher.
 
     Without: dropout off, ``loss_function``, ``optimizer_factory`` (default Adam at ``lr``), until the batch is
     fitted. With: the model's dropout as built, ``regularized_loss_function`` (e.g. with label smoothing) and
     ``regularized_optimizer_factory`` (e.g. with weight decay), each defaulting to its plain counterpart, for
-    the same number of steps.
+    the same number of steps. Both runs take ``policy``'s step (default fp32); its L1 and max-norm apply to the
+    second run only.
 
     Examples
     --------
@@ -248,21 +236,23 @@ def check_regularization_effect(
         factory = regularized_optimizer_factory if regularized and regularized_optimizer_factory else optimizer_factory
         return fresh, factory(parameters) if factory is not None else torch.optim.Adam(parameters, lr=lr)
 
+    def batch_at(index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return inputs, targets
+
     plain_model, plain_optimizer = build(False)
-    without = fit_batch(
-        plain_model, plain_optimizer, loss_function, inputs, targets, steps=steps, loss_name=name, seed=seed
-    )
+    plain = fitting_step(plain_model, plain_optimizer, loss_function, name, policy.without_regularization())
+    without = fit_batch(plain, batch_at, steps=steps, loss_name=name, seed=seed)
     if not without.fitted:
         return CheckResult(
             NAME, "skip", "The tiny batch was not fitted without regularisation: nothing to compare with."
         )
     regularized_model, regularized_optimizer = build(True)
+    regularized = fitting_step(
+        regularized_model, regularized_optimizer, regularized_loss_function or loss_function, name, policy
+    )
     with_ = fit_batch(
-        regularized_model,
-        regularized_optimizer,
-        regularized_loss_function or loss_function,
-        inputs,
-        targets,
+        regularized,
+        batch_at,
         steps=without.steps_run,
         loss_name=name,
         seed=seed,

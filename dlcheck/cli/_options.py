@@ -10,18 +10,27 @@ __all__ = [
     "SetOption",
     "StrictOption",
     "check_writable",
+    "emit",
     "exit_for_status",
+    "naming_options",
     "naming_the_recipe",
 ]
 
 import contextlib
-from collections.abc import Iterator
+import os
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console, RenderableType
 
-from dlcheck.errors import InputError
+from dlcheck.errors import DataError, InputError, ModelError
+from dlcheck.report.console import stdout_console
+from dlcheck.report.json_report import write_json
+from dlcheck.report.junit import write_junit
+from dlcheck.verdict import Verdict
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe file (YAML).", metavar="RECIPE", show_default=False)]
 SetOption = Annotated[
@@ -60,8 +69,6 @@ def check_writable(path: Path | None, option: str) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{option} {path}: the folder {parent} does not exist; create it or choose another path.")
-    import os
-
     if not os.access(parent, os.W_OK):
         raise InputError(f"{option} {path}: the folder {parent} is not writable; choose another path.")
 
@@ -69,11 +76,47 @@ def check_writable(path: Path | None, option: str) -> None:
 @contextlib.contextmanager
 def naming_the_recipe(path: Path) -> Iterator[None]:
     """Prefix data and model errors with the recipe they come from (their keys are already named)."""
-    from dlcheck.errors import DataError, ModelError
-
     try:
         yield
     except (DataError, ModelError) as error:
         if not str(error).startswith(str(path)):
             error.args = (f"{path}: {error}", *error.args[1:])
         raise
+
+
+@contextlib.contextmanager
+def naming_options(options: Mapping[str, str]) -> Iterator[None]:
+    """Say the command-line options where a library error names its parameters (``steps=5`` -> ``--steps 5``).
+
+    Library messages name a parameter as ``name=value`` (:class:`~dlcheck.errors.InvalidArgument`); ``options``
+    maps each parameter to its option. Recipe, data and model errors name recipe keys and are left alone.
+    """
+    try:
+        yield
+    except InputError as error:
+        text = str(error)
+        for parameter, option in options.items():
+            text = re.sub(rf"\b{parameter}=True\b", option, text)  # a flag: `write=True` is `--write`
+            text = re.sub(rf"\b{parameter}=", f"{option} ", text)
+        error.args = (text, *error.args[1:])
+        raise
+
+
+def emit(
+    command: str,
+    verdict: Verdict,
+    renderable: RenderableType,
+    *,
+    json_path: Path | None,
+    junit_path: Path | None,
+    strict: bool,
+    console: Console | None = None,
+) -> None:
+    """The one way a judging command ends: print the report, write ``--json`` and ``--junit``, exit with the
+    verdict's code (0 pass or warn, 1 fail or, with ``--strict``, warn)."""
+    (console or stdout_console()).print(renderable)
+    if json_path is not None:
+        write_json(verdict.to_json(command), json_path)
+    if junit_path is not None:
+        write_junit(command, verdict.checks, junit_path, strict=strict)
+    exit_for_status(verdict.status, strict=strict)

@@ -17,7 +17,7 @@ from dlcheck.cli._options import (
     SetOption,
     StrictOption,
     check_writable,
-    exit_for_status,
+    emit,
     naming_the_recipe,
 )
 from dlcheck.errors import InputError
@@ -37,12 +37,20 @@ LossThresholdOption = Annotated[
 ]
 QuickOption = Annotated[bool, typer.Option("--quick", help="Skip the LR range test (the slowest step).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; only the report.")]
+Fp32Option = Annotated[
+    bool,
+    typer.Option(
+        "--fp32",
+        help="Run the checks that train in full precision, not in the recipe's train.precision (the default: "
+        "they judge the step training takes).",
+    ),
+]
 
 
 def _run(
     command: str,
     recipe: Path,
-    names: tuple[str, ...],
+    names: tuple[str, ...] | None,
     *,
     set_: list[str] | None,
     json_path: Path | None,
@@ -54,49 +62,34 @@ def _run(
     samples_per_class: int | None = None,
     steps: int | None = None,
     loss_threshold: float | None = None,
+    fp32: bool = False,
 ) -> None:
-    from dlcheck.checks.checklist import babysit
+    # Imported here, not at the top: torch and pydantic, which `dlcheck --help` must not pay for.
+    from dlcheck.checklist import babysit
     from dlcheck.recipe import load_recipe
-    from dlcheck.report.checks import CheckProgress, render_checks
-    from dlcheck.report.console import stdout_console
+    from dlcheck.report.checks import CheckProgress, checklist_report
 
     if loss_threshold is not None and not loss_threshold > 0:
         raise InputError(f"--loss-threshold {loss_threshold}: must be a positive loss, e.g. --loss-threshold 0.05.")
     check_writable(json_path, "--json")
     check_writable(junit_path, "--junit")
     loaded = load_recipe(recipe, set_ or ())
+    subset = {"checks": names} if names is not None else {}  # default: the whole checklist
     with CheckProgress(quiet=quiet) as progress, naming_the_recipe(loaded.path):
         report = babysit(
             loaded,
+            **subset,
             quick=quick,
             seed=seed,
-            checks=names,
             overfit_samples_per_class=samples_per_class or thresholds.OVERFIT_SAMPLES_PER_CLASS,
             overfit_steps=steps or thresholds.OVERFIT_STEPS,
             loss_threshold=loss_threshold,
+            precision="fp32" if fp32 else "recipe",
             on_check_start=progress.on_check_start,
             on_check_end=progress.on_check_end,
         )
-    if json_path is not None:
-        from dlcheck.report.json_report import write_json
-
-        write_json(report.to_json(command), json_path)
-    if junit_path is not None:
-        from dlcheck.report.junit import write_junit
-
-        write_junit(command, report.checks, junit_path, strict=strict)
-    facts = [f"seed {report.seed}", report.device]
-    render_checks(
-        stdout_console(),
-        command,
-        report.checks,
-        recipe=str(recipe),
-        facts=facts,
-        warnings=report.warnings,
-        seconds=report.seconds,
-        strict=strict,
-    )
-    exit_for_status(report.status, strict=strict)
+    renderable = checklist_report(report, command, strict=strict)
+    emit(command, report, renderable, json_path=json_path, junit_path=junit_path, strict=strict)
 
 
 @app.command()
@@ -112,6 +105,7 @@ def babysit(
     seed: SeedOption = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
+    fp32: Fp32Option = False,
 ) -> None:
     """Run the whole babysitting checklist on a recipe, with one verdict.
 
@@ -119,12 +113,10 @@ def babysit(
 
     Example: dlcheck babysit recipes/digits_mlp.yaml --quick --json report.json
     """
-    from dlcheck.checks.checklist import CHECK_NAMES
-
     _run(
         "babysit",
         recipe,
-        CHECK_NAMES,
+        None,
         set_=set_,
         json_path=json_path,
         junit_path=junit_path,
@@ -135,6 +127,7 @@ def babysit(
         samples_per_class=samples_per_class,
         steps=steps,
         loss_threshold=loss_threshold,
+        fp32=fp32,
     )
 
 
@@ -179,6 +172,7 @@ def overfit(
     seed: SeedOption = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
+    fp32: Fp32Option = False,
 ) -> None:
     """Overfit a tiny batch with regularisation off (it must reach a near-zero loss), then on (the loss must end higher).
 
@@ -199,4 +193,5 @@ def overfit(
         samples_per_class=samples_per_class,
         steps=steps,
         loss_threshold=loss_threshold,
+        fp32=fp32,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+from rich.console import Group
+from rich.text import Text
 
 from dlcheck.cli._app import app
 from dlcheck.cli._options import (
@@ -16,11 +18,30 @@ from dlcheck.cli._options import (
     SetOption,
     StrictOption,
     check_writable,
-    exit_for_status,
+    emit,
+    naming_options,
     naming_the_recipe,
 )
 from dlcheck.errors import InputError
 from dlcheck.lr_finder import thresholds
+
+if TYPE_CHECKING:
+    from dlcheck.lr_finder.range_test import Mode
+
+# The library names its parameters; the command line says them as its options.
+OPTIONS = {
+    "start_lr": "--start-lr",
+    "end_lr": "--end-lr",
+    "steps": "--steps",
+    "mode": "--mode",
+    "repeats": "--repeats",
+    "val_batches": "--val-batches",
+    "verify_steps": "--verify-steps",
+    "batch_sizes": "--batch-sizes",
+    "batch_size": "--batch-sizes",
+    "target_batch_size": "--target-batch-size",
+    "write": "--write",
+}
 
 
 def _batch_sizes(text: str | None) -> list[int]:
@@ -102,73 +123,43 @@ def lr_find(
     sizes = _batch_sizes(batch_sizes)
     for path, option in ((json_path, "--json"), (junit_path, "--junit"), (plot, "--plot")):
         check_writable(path, option)
-    if plot is not None:
-        from dlcheck.report.plotting import require_matplotlib
-
-        require_matplotlib("--plot")  # before minutes of work, not after
-    if verify_steps < 1:
-        raise InputError(f"--verify-steps {verify_steps}: must be at least 1, e.g. 200.")
-    from dlcheck.checks.subject import prepare_subject
-    from dlcheck.lr_finder.check import result_to_check
-    from dlcheck.lr_finder.finder import find_lr
+    # Imported here, not at the top: torch, pydantic and matplotlib, which `dlcheck --help` must not pay for.
+    from dlcheck.lr_finder.workflow import lr_find as run_lr_find
     from dlcheck.recipe import load_recipe
     from dlcheck.report.console import stdout_console
-    from dlcheck.report.lr_finder import lr_finder_json, lr_finder_report, save_lr_plot, write_lr_scalars
+    from dlcheck.report.lr_finder import lr_find_report, save_lr_plot, write_lr_scalars
+    from dlcheck.report.plotting import require_matplotlib
 
+    if plot is not None:
+        require_matplotlib("--plot")  # before minutes of work, not after
     loaded = load_recipe(recipe, set_ or ())
     console = stdout_console()
-    options = {
-        "start_lr": start_lr,
-        "end_lr": end_lr,
-        "steps": steps,
-        "mode": mode,
-        "repeats": repeats,
-        "val_batches": val_batches,
-        "seed": seed,
-    }
-    verified = scaling = written = None
-    with naming_the_recipe(loaded.path), console.status("running the LR range test..."):
-        subject = prepare_subject(loaded)
-        result = find_lr(subject, **options)  # type: ignore[arg-type]
-        if verify and result.suggested_lr is not None:
-            from dlcheck.lr_finder.verify import verify_suggestion
-
-            verified = verify_suggestion(subject, result.suggested_lr, steps=verify_steps, seed=seed)
-        if sizes:
-            from dlcheck.lr_finder.batch_scaling import batch_size_sweep
-
-            scaling = batch_size_sweep(
-                subject, sizes, target_batch_size=target_batch_size, known={result.batch_size: result}, **options
-            )
-    check = result_to_check(result)
-    if write and result.suggested_lr is not None:
-        from dlcheck.lr_finder.write import write_learning_rate
-
-        written = write_learning_rate(loaded.path, result.suggested_lr)
-    console.print(
-        lr_finder_report(result, check, name=loaded.recipe.name, verify=verified, scaling=scaling, written=written)
-    )
-    if verify and result.suggested_lr is None:
-        console.print("--verify: no suggestion to verify.", style="yellow")
-    if write and result.suggested_lr is None:
-        console.print(f"--write: no suggestion, so {loaded.path} was left as it was.", style="yellow")
+    with naming_options(OPTIONS), naming_the_recipe(loaded.path), console.status("running the LR range test..."):
+        report = run_lr_find(
+            loaded,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            steps=steps,
+            mode=cast("Mode", mode),  # checked by the library, whose message then names --mode
+            repeats=repeats,
+            val_batches=val_batches,
+            seed=seed,
+            verify=verify,
+            verify_steps=verify_steps,
+            batch_sizes=sizes,
+            target_batch_size=target_batch_size,
+            write=write,
+        )
+    result, files = report.result, []
     if plot is not None:
         save_lr_plot(result, plot, title=f"lr-find {loaded.recipe.name}")
-        console.print(f"plot {plot}", style="dim")
+        files.append(Text(f"plot {plot}", style="dim"))
     if log_dir is not None:
         if loaded.recipe.logging.tensorboard:
-            console.print(f"tensorboard {write_lr_scalars(result, log_dir)}", style="dim")
+            files.append(Text(f"tensorboard {write_lr_scalars(result, log_dir)}", style="dim"))
         else:
-            console.print(
-                "--log-dir: logging.tensorboard is off in the recipe, so no scalars were written.", style="yellow"
+            files.append(
+                Text("--log-dir: logging.tensorboard is off in the recipe, so no scalars were written.", style="yellow")
             )
-    if json_path is not None or junit_path is not None:
-        from dlcheck.report.json_report import json_report, write_json
-        from dlcheck.report.junit import write_junit
-
-        if json_path is not None:
-            extra = lr_finder_json(result, verify=verified, scaling=scaling, written=written)
-            write_json(json_report("lr-find", [check], extra), json_path)
-        if junit_path is not None:
-            write_junit("lr-find", [check], junit_path, strict=strict)
-    exit_for_status(check.status, strict=strict)
+    renderable = Group(lr_find_report(report), *files)
+    emit("lr-find", report, renderable, json_path=json_path, junit_path=junit_path, strict=strict, console=console)

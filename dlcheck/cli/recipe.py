@@ -30,7 +30,7 @@ def recipe_check(
     if not build:
         console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
         return
-    from dlcheck.train.build import build_data_and_model
+    from dlcheck.engine.build import build_data_and_model
 
     with naming_the_recipe(loaded.path):
         built = build_data_and_model(loaded)

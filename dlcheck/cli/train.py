@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dlcheck.cli._app import app
-from dlcheck.cli._options import RecipeArgument, SetOption, check_writable, naming_the_recipe
+from dlcheck.cli._options import RecipeArgument, SetOption, check_writable, naming_options, naming_the_recipe
+
+OPTIONS = {"resume": "--resume", "run_directory": "--run-dir"}  # the library's parameters, as options
 
 
 @app.command()
@@ -33,16 +36,19 @@ def train(
 
     Many GPUs: torchrun --standalone --nproc_per_node=4 -m dlcheck train recipe.yaml
     """  # typer keeps a docstring's line breaks in --help: one paragraph per line
+    # Imported here, not at the top: torch, pydantic and tensorboard, which `dlcheck --help` must not pay for.
     from dlcheck.recipe import load_recipe
     from dlcheck.report.training import TrainingDisplay, write_train_json
+    from dlcheck.train.trainer import Trainer
 
     loaded = load_recipe(recipe, set_ or ())
     check_writable(json_path, "--json")
-    from dlcheck.train import Trainer
-
     display = TrainingDisplay(quiet=quiet)
-    with naming_the_recipe(loaded.path):
-        result = Trainer(loaded, events=display, resume=resume, run_directory=run_dir).run()
+    trainer = Trainer(
+        loaded, events=display, resume=resume, run_directory=run_dir, handle_signals=True, command=sys.argv
+    )
+    with naming_options(OPTIONS), naming_the_recipe(loaded.path):
+        result = trainer.run()
     if json_path is not None and result.is_main:
         write_train_json(result, json_path)
     if result.status == "interrupted":

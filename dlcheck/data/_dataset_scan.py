@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from dlcheck.data._collate import fetch_batch
-from dlcheck.data._seeding import Purpose, numpy_generator
 from dlcheck.data.normalization import Normalization, RunningMoments
 from dlcheck.errors import DataError
+from dlcheck.seeding import Purpose, numpy_generator
 
 _CHUNK = 256  # items fetched at a time: bounds memory for large images
 

@@ -6,7 +6,7 @@ __all__ = ["EpochPlan"]
 
 import torch
 
-from dlcheck.data._seeding import Purpose, derive_seed
+from dlcheck.seeding import Purpose, derive_seed
 
 
 class EpochPlan:

@@ -29,11 +29,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from dlcheck.data import placement
 from dlcheck.data._collate import TensorPairDataset, collate_batch
 from dlcheck.data._epoch_plan import EpochPlan
-from dlcheck.data._seeding import Purpose, derive_seed
 from dlcheck.data.augment import augment_batch, augment_is_active, check_augment_shape
 from dlcheck.data.normalization import Normalization
 from dlcheck.errors import DataError
 from dlcheck.recipe.schema import AugmentConfig
+from dlcheck.seeding import Purpose, derive_seed
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs (B, *input_shape), targets (B, ...)) on the device
 

@@ -11,8 +11,8 @@ __all__ = ["SHAPE_NAMES", "make_shapes"]
 
 import numpy as np
 
-from dlcheck.data._seeding import Purpose, numpy_generator
 from dlcheck.errors import DataError
+from dlcheck.seeding import Purpose, numpy_generator
 
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "ring", "diamond")
 _DEFAULT_SAMPLES, _DEFAULT_CLASSES, _DEFAULT_SIZE, _DEFAULT_NOISE = 1500, 3, 16, 0.1

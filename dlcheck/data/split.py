@@ -10,8 +10,8 @@ __all__ = ["split_indices"]
 
 import numpy as np
 
-from dlcheck.data._seeding import Purpose, numpy_generator
 from dlcheck.errors import DataError
+from dlcheck.seeding import Purpose, numpy_generator
 
 
 def split_indices(

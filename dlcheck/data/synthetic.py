@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcheck.data._seeding import Purpose, numpy_generator
 from dlcheck.errors import DataError
+from dlcheck.seeding import Purpose, numpy_generator
 
 Points = tuple[np.ndarray, np.ndarray]
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from dlcheck.errors import InputError
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder.finder import LRFinderResult, find_lr
 
 RULES = {"linear": 1.0, "square root": 0.5, "constant": 0.0}
@@ -105,7 +106,7 @@ def _message(fit: ScalingFit | None, target: int, target_lr: float | None, measu
 
 
 def batch_size_sweep(
-    subject: Any,
+    parts: RecipeParts,
     batch_sizes: Sequence[int],
     *,
     target_batch_size: int | None = None,
@@ -116,7 +117,7 @@ def batch_size_sweep(
 
     Parameters
     ----------
-    subject : CheckSubject
+    parts : RecipeParts
     batch_sizes : sequence of int
         At least two different global batch sizes.
     target_batch_size : int, optional
@@ -128,21 +129,25 @@ def batch_size_sweep(
 
     Raises
     ------
-    InputError
+    InvalidArgument
         Fewer than two different sizes, a size below 1, or one larger than the training split.
     """
     sizes = sorted(set(int(size) for size in batch_sizes))
-    train_size = subject.train_size()
+    train_size = parts.train_size()
+    given = ",".join(map(str, batch_sizes))
     if len(sizes) < 2:
-        raise InputError(f"--batch-sizes {','.join(map(str, batch_sizes))}: give at least two different sizes.")
+        raise InvalidArgument("batch_sizes", f"batch_sizes={given}: give at least two different sizes.")
     for size in sizes:
         if size < 1 or size > train_size:
-            raise InputError(f"--batch-sizes: {size} is not between 1 and the training split's {train_size} samples.")
-    target = target_batch_size or subject.recipe.train.batch_size
+            raise InvalidArgument(
+                "batch_sizes",
+                f"batch_sizes={given}: {size} is not between 1 and the training split's {train_size} samples.",
+            )
+    target = target_batch_size or parts.recipe.train.batch_size
     if target < 1:
-        raise InputError(f"--target-batch-size {target}: must be a positive batch size.")
+        raise InvalidArgument("target_batch_size", f"target_batch_size={target}: must be a positive batch size.")
     known = known or {}
-    results = [known[size] if size in known else find_lr(subject, batch_size=size, **options) for size in sizes]
+    results = [known[size] if size in known else find_lr(parts, batch_size=size, **options) for size in sizes]
     measured = {size: result.suggested_lr for size, result in zip(sizes, results, strict=True) if result.suggested_lr}
     fit = fit_scaling(list(measured), list(measured.values())) if len(measured) >= 2 else None
     target_lr = fit.predict(target) if fit is not None else None

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["lr_range_check", "result_to_check"]
+__all__ = ["check_lr_range", "lr_range_check", "result_to_check"]
 
 import dataclasses
 import time
 from typing import Any
 
-from dlcheck.checks.result import CheckResult, Status
+from dlcheck.engine.parts import RecipeParts
 from dlcheck.lr_finder import thresholds
 from dlcheck.lr_finder.finder import LRFinderResult, find_lr
+from dlcheck.verdict import CheckResult, Status
 
 
-def lr_range_check(subject: Any, *, seed: int | None = None, steps: int | None = None) -> CheckResult:
-    """Run the LR range test on ``subject`` and judge it.
+def check_lr_range(parts: RecipeParts, *, seed: int | None = None, steps: int | None = None) -> CheckResult:
+    """Run the LR range test on a recipe's ``parts`` and judge it.
 
     ``fail`` when the curve shows the model learns at no LR of the range (it diverges at once, rises from the
     start, or stays flat); ``warn`` for low confidence or another non-canonical shape; ``pass`` otherwise.
@@ -22,7 +23,7 @@ def lr_range_check(subject: Any, *, seed: int | None = None, steps: int | None =
 
     Parameters
     ----------
-    subject : CheckSubject
+    parts : RecipeParts
     seed : int, optional
         Base seed of the sweeps' data order and dropout (default the recipe's).
     steps : int, optional
@@ -34,7 +35,7 @@ def lr_range_check(subject: Any, *, seed: int | None = None, steps: int | None =
         Named ``lr_range``; ``details["result"]`` holds the :class:`LRFinderResult`.
     """
     started = time.perf_counter()
-    result = find_lr(subject, seed=seed, steps=steps or thresholds.STEPS)
+    result = find_lr(parts, seed=seed, steps=steps or thresholds.STEPS)
     return dataclasses.replace(result_to_check(result), seconds=time.perf_counter() - started)
 
 
@@ -133,3 +134,6 @@ def result_to_check(result: LRFinderResult) -> CheckResult:
         "state_restored": result.checksum.restored,
     }
     return CheckResult("lr_range", status, summary, metrics, advice, {"result": result}, result.seconds)
+
+
+lr_range_check = check_lr_range  # its earlier name, kept for existing callers

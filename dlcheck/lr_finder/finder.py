@@ -1,8 +1,8 @@
-"""``find_lr``: the whole range test on a recipe, from sweeps to a suggestion with a band and a confidence."""
+"""``find_lr``: the whole range test on a recipe's parts, from sweeps to a suggestion with a band and a confidence."""
 
 from __future__ import annotations
 
-__all__ = ["LRFinderResult", "find_lr", "recipe_learning_rate", "suggestion_kind"]
+__all__ = ["LRFinderResult", "find_lr", "recipe_learning_rate", "seed_dropout", "suggestion_kind"]
 
 import time
 from dataclasses import dataclass, field
@@ -12,14 +12,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlcheck.errors import InputError
+from dlcheck.engine.isolation import ChecksumReport, StateGuard
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.step import evaluate
+from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder import thresholds
 from dlcheck.lr_finder.analysis import SweepAnalysis, analyse_sweep, combine_sweeps
-from dlcheck.lr_finder.isolation import ChecksumReport, StateGuard
 from dlcheck.lr_finder.range_test import Mode, SweepHistory, SweepSettings, run_sweep
 from dlcheck.lr_finder.shape import FAILING_SHAPES, CurveShape
-from dlcheck.lr_finder.training_step import evaluate_loss
-from dlcheck.lr_finder.workbench import Workbench
+from dlcheck.recipe import Recipe
+from dlcheck.seeding import Purpose, derive_seed
 
 
 @dataclass(frozen=True)
@@ -110,14 +112,14 @@ class LRFinderResult:
         return [self.shape.message, *self.reasons, *self.shape.advice, *self.notes]
 
 
-def recipe_learning_rate(recipe: Any) -> float:
+def recipe_learning_rate(recipe: Recipe) -> float:
     """The recipe's peak LR: ``schedule.max_lr`` for a one-cycle schedule that sets it, else ``optimizer.lr``."""
     if recipe.schedule.name == "one_cycle" and recipe.schedule.max_lr is not None:
         return float(recipe.schedule.max_lr)
     return float(recipe.optimizer.lr)
 
 
-def suggestion_kind(recipe: Any) -> str:
+def suggestion_kind(recipe: Recipe) -> str:
     """How the recipe uses ``optimizer.lr``: ``"one_cycle"``, ``"annealed"`` (the peak of a decaying or warmed-up
     schedule) or ``"constant"``. See :data:`~dlcheck.lr_finder.thresholds.ANNEALED_SCHEDULES` for the reasoning.
     """
@@ -137,8 +139,14 @@ def _agree(sweeps: list[SweepAnalysis], kind: str) -> bool:
     return max(one, two) / min(one, two) <= thresholds.REPEAT_AGREEMENT_FACTOR
 
 
+def seed_dropout(seed: int, repeat: int) -> None:
+    """Seed the global torch RNG (dropout masks) for one sweep or ``--verify`` run; callers restore it with a
+    :class:`~dlcheck.engine.isolation.StateGuard`."""
+    torch.manual_seed(derive_seed(seed, Purpose.SWEEP_DROPOUT, repeat))
+
+
 def find_lr(
-    subject: Any,
+    parts: RecipeParts,
     *,
     model: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
@@ -165,10 +173,10 @@ def find_lr(
 
     Parameters
     ----------
-    subject : CheckSubject
-        The recipe's pieces (:func:`dlcheck.checks.subject.prepare_subject`).
+    parts : RecipeParts
+        The recipe's parts (:func:`dlcheck.engine.parts.prepare_parts`).
     model : torch.nn.Module, optional
-        Model to test (e.g. a partly trained one); default ``subject.model``, the recipe's initialisation.
+        Model to test (e.g. a partly trained one); default ``parts.model``, the recipe's initialisation.
     optimizer : torch.optim.Optimizer, optional
         Its optimiser, with its state; default a fresh one built from the recipe.
     start_lr, end_lr : float
@@ -193,51 +201,62 @@ def find_lr(
 
     Raises
     ------
-    InputError
+    InvalidArgument
         For a bad range, step count, repeat count or batch size, or ``val_batches`` without a validation split.
 
     Examples
     --------
     >>> from dlcheck.recipe import parse_recipe
-    >>> from dlcheck.checks.subject import prepare_subject
+    >>> from dlcheck.engine.parts import prepare_parts
     >>> loaded = parse_recipe("data: {source: blobs, samples: 300, classes: 3}\\nmodel: {layers: [{type: linear, out: 3}]}\\n"
     ...                       "train: {batch_size: 32}\\ndevice: cpu\\n")
-    >>> result = find_lr(prepare_subject(loaded), steps=60, repeats=1)
+    >>> result = find_lr(prepare_parts(loaded), steps=60, repeats=1)
     >>> result.checksum.restored, result.batch_size, result.shape.name in ("canonical", "never_diverges")
     (True, 32, True)
     """
     started = time.perf_counter()
     settings = SweepSettings(start_lr=start_lr, end_lr=end_lr, steps=steps, mode=mode, val_batches=val_batches)
     if repeats is not None and repeats < 1:
-        raise InputError(f"--repeats {repeats}: must be at least 1 (leave it out for the adaptive 2-3 sweeps).")
-    bench = Workbench.build(subject, model=model, optimizer=optimizer, batch_size=batch_size)
-    base_seed = subject.recipe.seed if seed is None else seed
+        raise InvalidArgument(
+            "repeats", f"repeats={repeats}: must be at least 1 (leave it out for the adaptive 2-3 sweeps)."
+        )
+    recipe = parts.recipe
+    micro_batch_size = parts.micro_batch_size(batch_size)
+    model = model if model is not None else parts.model
+    optimizer = optimizer if optimizer is not None else parts.optimizer(model)
+    policy = parts.step_policy()
+    loss_function = parts.loss_function(regularized=True)
+    base_seed = recipe.seed if seed is None else seed
     probe_batches: list[Any] = []
     loss_source = "training loss"
     if val_batches:
-        probe_batches, split = bench.held_out(max_batches=val_batches)
+        probe_batches, split = parts.held_out(
+            micro_batch_size=micro_batch_size, max_samples=thresholds.EVALUATION_MAX_SAMPLES, max_batches=val_batches
+        )
         if split != "validation":
-            raise InputError(
-                "--val-batches needs a validation split, but the recipe has data.val_fraction = 0; "
-                "set one, e.g. --set data.val_fraction=0.2, or leave out --val-batches."
+            raise InvalidArgument(
+                "val_batches",
+                f"val_batches={val_batches}: needs a validation split, but the recipe has data.val_fraction = 0; "
+                "set one, e.g. data.val_fraction=0.2, or leave val_batches at 0.",
             )
         samples = sum(int(batch[0].shape[0]) for batch in probe_batches)
         loss_source = f"held-out loss on {len(probe_batches)} fixed validation batches ({samples} samples)"
     planned = repeats if repeats is not None else 3
-    kind = suggestion_kind(subject.recipe)
+    kind = suggestion_kind(recipe)
 
     def probe() -> torch.Tensor:
-        return evaluate_loss(bench.model, bench.loss_function, bench.precision, probe_batches)
+        totals = evaluate(model, loss_function, probe_batches, policy.precision)
+        return totals[0] / totals[2]
 
     sweeps: list[SweepAnalysis] = []
-    with StateGuard(bench.model, bench.optimizer) as guard:
+    with StateGuard(model, optimizer) as guard:
         for repeat in range(planned):
             if repeat:
                 guard.restore()
-            Workbench.seed_dropout(base_seed, repeat)
+            seed_dropout(base_seed, repeat)
             history = run_sweep(
-                bench.training_step(),
-                bench.train_batches(base_seed + repeat),
+                parts.optimizer_step(model, optimizer, policy=policy),
+                parts.train_batches(batch_size=batch_size, seed=base_seed + repeat),
                 settings,
                 seed=base_seed + repeat,
                 probe=probe if probe_batches else None,
@@ -250,7 +269,6 @@ def find_lr(
     notes = []
     if not guard.report.restored:  # never seen; reported rather than hidden if it ever happens
         notes.append("The model or optimiser state differs after the restore: report this as a dlcheck bug.")
-    recipe = subject.recipe
     return LRFinderResult(
         suggested_lr=combined.suggested_lr,
         suggestion_kind=kind,
@@ -263,9 +281,9 @@ def find_lr(
         shape=combined.shape,
         sweeps=sweeps,
         settings=settings,
-        batch_size=bench.batch_size,
-        accumulation=bench.accumulation,
-        device=str(subject.device),
+        batch_size=micro_batch_size * policy.accumulation,
+        accumulation=policy.accumulation,
+        device=str(parts.device),
         precision=recipe.train.precision,
         loss_source=loss_source,
         repeat_spread=combined.repeat_spread,

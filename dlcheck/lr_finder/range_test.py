@@ -1,18 +1,19 @@
 """The sweep: raise the LR step by step, record the raw loss, stop when it has clearly diverged.
 
-Compared with torch-lr-finder's loop (research section 2.1) this one
+Each step is the recipe's own :class:`~dlcheck.engine.step.OptimizerStep`, the one ``dlcheck train`` takes. Compared
+with torch-lr-finder's loop this one
 
 - keeps the **raw** loss of every step (no tool does; the suggestion is made afterwards, without lag);
-- keeps the losses **on the device** and reads them back every ``CHECK_EVERY_STEPS`` steps, instead of a
-  ``.item()`` (a host sync) per step; steps taken past the stopping point are dropped from the history, so
-  the result is the same as with a per-step check;
+- keeps the losses **on the device** and reads them back every ``CHECK_EVERY_STEPS`` steps
+  (:class:`~dlcheck.engine.tape.LossTape`), instead of a ``.item()`` (a host sync) per step; steps taken past the
+  stopping point are dropped from the history, so the result is the same as with a per-step check;
 - stops on a rule that works for losses of **any sign** (:class:`DivergenceMonitor`);
 - uses a ladder that reaches both ends: ``lr_i = start * (end / start) ** (i / (steps - 1))``.
 """
 
 from __future__ import annotations
 
-__all__ = ["DivergenceMonitor", "SweepHistory", "SweepSettings", "lr_ladder", "run_sweep"]
+__all__ = ["DivergenceMonitor", "SweepHistory", "SweepSettings", "lr_ladder", "run_ladder", "run_sweep"]
 
 import math
 import time
@@ -23,10 +24,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from dlcheck.errors import InputError
+from dlcheck.engine.step import Batch, OptimizerStep
+from dlcheck.engine.tape import LossTape
+from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder import thresholds
 from dlcheck.lr_finder.smoothing import noise_scale
-from dlcheck.lr_finder.training_step import Batch, TrainingStep
 
 Mode = Literal["exp", "linear"]
 StopReason = Literal["completed", "diverged", "non_finite"]
@@ -57,15 +59,21 @@ class SweepSettings:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start_lr) and self.start_lr > 0):
-            raise InputError(f"--start-lr {self.start_lr}: must be a positive number, e.g. 1e-7.")
+            raise InvalidArgument("start_lr", f"start_lr={self.start_lr:g}: must be a positive number, e.g. 1e-7.")
         if not (math.isfinite(self.end_lr) and self.end_lr > self.start_lr):
-            raise InputError(f"--end-lr {self.end_lr}: must be larger than --start-lr {self.start_lr:g}, e.g. 10.")
+            raise InvalidArgument(
+                "end_lr", f"end_lr={self.end_lr:g}: must be larger than start_lr={self.start_lr:g}, e.g. 10."
+            )
         if self.steps < 10:
-            raise InputError(f"--steps {self.steps}: a sweep needs at least 10 steps to show a curve; use 100.")
+            raise InvalidArgument(
+                "steps", f"steps={self.steps}: a sweep needs at least 10 steps to show a curve; use 100."
+            )
         if self.mode not in ("exp", "linear"):
-            raise InputError(f"--mode {self.mode!r}: expected exp or linear.")
+            raise InvalidArgument("mode", f"mode={self.mode!r}: expected exp or linear.")
         if self.val_batches < 0:
-            raise InputError(f"--val-batches {self.val_batches}: must be 0 (training loss) or a positive count.")
+            raise InvalidArgument(
+                "val_batches", f"val_batches={self.val_batches}: must be 0 (training loss) or a positive count."
+            )
 
 
 def lr_ladder(start_lr: float, end_lr: float, steps: int, mode: Mode = "exp") -> np.ndarray:
@@ -183,7 +191,7 @@ class SweepHistory:
 
 
 def run_sweep(
-    step: TrainingStep,
+    step: OptimizerStep,
     batches: Iterator[Batch],
     settings: SweepSettings,
     *,
@@ -191,15 +199,15 @@ def run_sweep(
     probe: Callable[[], torch.Tensor] | None = None,
     check_every: int = thresholds.CHECK_EVERY_STEPS,
 ) -> SweepHistory:
-    """Run one sweep on ``step.model`` in place (wrap it in a :class:`~dlcheck.lr_finder.isolation.StateGuard`).
+    """Run one sweep on ``step.model`` in place (wrap it in a :class:`~dlcheck.engine.isolation.StateGuard`).
 
     Parameters
     ----------
-    step : TrainingStep
+    step : OptimizerStep
         The model, optimiser and training details; the optimiser's group LRs are overwritten every step
-        (keeping their ratios to the first group).
+        (keeping their ratios to the first group). Each step takes ``step.policy.accumulation`` micro-batches.
     batches : iterator of (inputs, targets)
-        Training batches on the device, endless.
+        Training micro-batches on the device, endless.
     settings : SweepSettings
         The ramp.
     seed : int
@@ -213,35 +221,48 @@ def run_sweep(
     -------
     SweepHistory
     """
-    started = time.perf_counter()
     ladder = lr_ladder(settings.start_lr, settings.end_lr, settings.steps, settings.mode)
+    return run_ladder(step, batches, ladder, seed=seed, probe=probe, check_every=check_every)
+
+
+def run_ladder(
+    step: OptimizerStep,
+    batches: Iterator[Batch],
+    ladder: np.ndarray,
+    *,
+    seed: int,
+    probe: Callable[[], torch.Tensor] | None = None,
+    check_every: int = thresholds.CHECK_EVERY_STEPS,
+) -> SweepHistory:
+    """One optimiser step at each LR of ``ladder``, stopping once the loss has clearly diverged; see
+    :func:`run_sweep`, which builds the ladder from its settings."""
+    started = time.perf_counter()
     groups = step.optimizer.param_groups
     reference = float(groups[0]["lr"]) or 1.0
     ratios = [float(group["lr"]) / reference if reference else 1.0 for group in groups]
-    device = next(step.model.parameters()).device
-    losses = torch.empty(settings.steps, dtype=torch.float32, device=device)  # stays on the device
+    accumulation = step.policy.accumulation
+    tape = LossTape(every=check_every)  # the losses stay on the device between reads
     monitor = DivergenceMonitor()
     step.model.train()
-    checked = 0
     stopped_at: int | None = None
-    for index in range(settings.steps):
+    planned = len(ladder)
+    for index in range(planned):
         for group, ratio in zip(groups, ratios, strict=True):
             group["lr"] = float(ladder[index]) * ratio
-        loss = step(batches)
-        losses[index] = probe() if probe is not None else loss
-        if (index + 1) % check_every == 0 or index + 1 == settings.steps:
-            for offset, value in enumerate(losses[checked : index + 1].tolist()):  # the one host sync
-                if monitor.update(value):
-                    stopped_at = checked + offset
-                    break
-            checked = index + 1
+        result = step([next(batches) for _ in range(accumulation)])
+        tape.append(probe() if probe is not None else result.loss)
+        if tape.due() or index + 1 == planned:
+            window = tape.read()  # the one host sync
+            stopped_at = next(
+                (window.start + offset for offset, value in enumerate(window.values) if monitor.update(value)), None
+            )
             if stopped_at is not None:
                 break
-    taken = settings.steps if stopped_at is None else stopped_at + 1
+    taken = planned if stopped_at is None else stopped_at + 1
     return SweepHistory(
         lr=ladder[:taken].copy(),
-        loss=np.asarray(losses[:taken].tolist(), dtype=np.float64),
-        planned_steps=settings.steps,
+        loss=np.asarray(tape.values[:taken], dtype=np.float64),
+        planned_steps=planned,
         stop=monitor.reason or "completed",
         seed=seed,
         seconds=time.perf_counter() - started,

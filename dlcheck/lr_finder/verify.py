@@ -19,16 +19,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from dlcheck.errors import InputError
+from dlcheck.engine.isolation import ChecksumReport, StateGuard
+from dlcheck.engine.parts import RecipeParts
+from dlcheck.engine.schedules import LearningRateController
+from dlcheck.engine.step import evaluate
+from dlcheck.engine.tape import LossTape
+from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder import thresholds
-from dlcheck.lr_finder.isolation import ChecksumReport, StateGuard
-from dlcheck.lr_finder.training_step import evaluate_loss
-from dlcheck.lr_finder.workbench import Workbench
+from dlcheck.lr_finder.finder import seed_dropout
+from dlcheck.recipe import Recipe
 
 _CHECK_EVERY = 25  # read the losses back every 25 steps, to stop a run that has already diverged
 
@@ -69,10 +72,10 @@ class VerifyResult:
     seconds: float
 
 
-def _miniature_schedule(recipe: Any, optimizer: Any, lr: float, steps: int) -> Callable[[int], None]:
+def _miniature_schedule(
+    recipe: Recipe, optimizer: torch.optim.Optimizer, lr: float, steps: int
+) -> Callable[[int], None]:
     """Drive ``optimizer``'s LR through the recipe's schedule squeezed into ``steps`` steps; returns the step hook."""
-    from dlcheck.train.schedules import LearningRateController
-
     schedule = recipe.schedule
     if schedule.name == "reduce_on_plateau":  # needs validation metrics every epoch: hold the LR instead
         schedule = schedule.model_copy(update={"name": "constant"})
@@ -107,7 +110,7 @@ def _message(runs: list[BracketRun], best: BracketRun | None, steps: int, split:
 
 
 def verify_suggestion(
-    subject: Any,
+    parts: RecipeParts,
     suggested_lr: float,
     *,
     model: nn.Module | None = None,
@@ -118,14 +121,14 @@ def verify_suggestion(
 ) -> VerifyResult:
     """Train briefly at ``suggested_lr / factor``, ``suggested_lr`` and ``suggested_lr * factor`` and compare.
 
-    Each run starts from the same state of ``model`` (default ``subject.model``, left untouched afterwards)
-    with a fresh recipe optimiser whose ``lr`` is the candidate, the recipe's schedule compressed into the
-    run, its batch size, loss and regularisation, and the same batches; it ends with the loss on the validation split (up to 4096 samples; the training split
-    when the recipe has none, which the result names).
+    Each run starts from the same state of ``model`` (default ``parts.model``, left untouched afterwards) with a
+    fresh recipe optimiser whose ``lr`` is the candidate, the recipe's schedule compressed into the run, its
+    batch size, loss and regularisation, and the same batches; it ends with the loss on the validation split (up
+    to 4096 samples; the training split when the recipe has none, which the result names).
 
     Parameters
     ----------
-    subject : CheckSubject
+    parts : RecipeParts
     suggested_lr : float
     model : torch.nn.Module, optional
     steps : int
@@ -142,43 +145,49 @@ def verify_suggestion(
     VerifyResult
     """
     if not (math.isfinite(suggested_lr) and suggested_lr > 0):
-        raise InputError(f"verify: the LR to check must be a positive number, got {suggested_lr}.")
+        raise InvalidArgument(
+            "suggested_lr", f"suggested_lr={suggested_lr}: the LR to check must be a positive number."
+        )
     if steps < 1:
-        raise InputError(f"--verify-steps {steps}: must be at least 1 (e.g. 200).")
+        raise InvalidArgument("verify_steps", f"verify_steps={steps}: must be at least 1 (e.g. 200).")
     started = time.perf_counter()
-    bench = Workbench.build(subject, model=model, batch_size=batch_size)
-    held_out, split = bench.held_out()
-    base_seed = subject.recipe.seed if seed is None else seed
-    device = next(bench.model.parameters()).device
+    recipe = parts.recipe
+    model = model if model is not None else parts.model
+    policy = parts.step_policy()
+    loss_function = parts.loss_function(regularized=True)
+    held_out, split = parts.held_out(
+        micro_batch_size=parts.micro_batch_size(batch_size), max_samples=thresholds.EVALUATION_MAX_SAMPLES
+    )
+    base_seed = recipe.seed if seed is None else seed
     runs: list[BracketRun] = []
-    with StateGuard(bench.model, bench.optimizer) as guard:
+    with StateGuard(model, parts.optimizer(model)) as guard:
         for index, multiple in enumerate((1.0 / factor, 1.0, factor)):
             if index:
                 guard.restore()
-            Workbench.seed_dropout(base_seed, 0)  # the same masks for every candidate
+            seed_dropout(base_seed, 0)  # the same masks for every candidate
             lr = suggested_lr * multiple
-            optimizer = subject.optimizer(bench.model, lr=lr)
-            advance = _miniature_schedule(subject.recipe, optimizer, lr, steps)
-            step = bench.training_step(optimizer)
-            batches = bench.train_batches(base_seed)
-            losses = torch.empty(steps, dtype=torch.float32, device=device)
+            optimizer = parts.optimizer(model, lr=lr)
+            advance = _miniature_schedule(recipe, optimizer, lr, steps)
+            step = parts.optimizer_step(model, optimizer, policy=policy)
+            batches = parts.train_batches(batch_size=batch_size, seed=base_seed)
+            tape = LossTape(every=_CHECK_EVERY)
             diverged = False
             for number in range(steps):
-                losses[number] = step(batches)
+                tape.append(step([next(batches) for _ in range(policy.accumulation)]).loss)
                 advance(number + 1)
-                if (number + 1) % _CHECK_EVERY == 0 and not bool(torch.isfinite(losses[: number + 1]).all()):
+                if tape.due() and tape.read().first_non_finite is not None:
                     diverged = True
                     break
-            recorded = losses[: number + 1]
-            diverged = diverged or not bool(torch.isfinite(recorded).all())
+            tape.read()
+            recorded = tape.values
+            diverged = diverged or not all(math.isfinite(value) for value in recorded)
             tail = recorded[-max(1, len(recorded) // 10) :]
-            held = (
-                float("nan")
-                if diverged
-                else float(evaluate_loss(bench.model, bench.loss_function, bench.precision, held_out))
-            )
+            held = math.nan
+            if not diverged:
+                totals = evaluate(model, loss_function, held_out, policy.precision)
+                held = float(totals[0] / totals[2])
             diverged = diverged or not math.isfinite(held)
-            runs.append(BracketRun(multiple, lr, held, float(tail.mean()), diverged))
+            runs.append(BracketRun(multiple, lr, held, math.fsum(tail) / len(tail), diverged))
     assert guard.report is not None
     finished = [run for run in runs if not run.diverged]
     best = min(finished, key=lambda run: run.held_out_loss) if finished else None

@@ -1,4 +1,4 @@
-"""``--write``: put the suggested LR into the recipe file, changing nothing else.
+"""``write``: put the suggested LR into the recipe file, changing nothing else.
 
 The file is edited as text at the position the YAML reader recorded for ``optimizer.lr``, so comments, key
 order, flow or block style and every other value stay as the user wrote them. Without an ``lr`` key, one is
@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlcheck.errors import InputError
+from dlcheck.errors import InputError, InvalidArgument
 from dlcheck.recipe.yaml12 import YamlDocument, read_yaml
 
 _SCALAR_END = set(",}]#\n\r")
@@ -86,7 +86,7 @@ def _matching_brace(text: str, start: int) -> int:
             if depth == 0:
                 return index
         index += 1
-    raise InputError("--write: the optimizer section's `{...}` is not closed; fix the recipe first.")
+    raise InputError("the recipe's optimizer section `{...}` is not closed; fix the recipe first.")
 
 
 def _edit(text: str, document: YamlDocument, value: str) -> tuple[str, int, bool]:
@@ -116,7 +116,7 @@ def _edit(text: str, document: YamlDocument, value: str) -> tuple[str, int, bool
         insert_at = _offset(lines, child_line, 1)
         return text[:insert_at] + f"{indent}lr: {value}\n" + text[insert_at:], child_line, True
     if optimizer is not None or (isinstance(data, dict) and "optimizer" in data):
-        raise InputError("--write: the recipe's `optimizer` is not a mapping; fix it first (recipe check).")
+        raise InputError("the recipe's `optimizer` is not a mapping; fix it first (dlcheck recipe check).")
     separator = "" if text.endswith("\n") or not text else "\n"
     return text + separator + f"optimizer: {{lr: {value}}}\n", len(lines) + 1, True
 
@@ -144,13 +144,13 @@ def write_learning_rate(path: Path, lr: float) -> WriteOutcome:
     from dlcheck.recipe import parse_recipe
 
     if not (math.isfinite(lr) and lr > 0):
-        raise InputError(f"--write: no learning rate to write (got {lr}).")
+        raise InvalidArgument("lr", f"lr={lr}: no learning rate to write.")
     text = path.read_text(encoding="utf-8")
     before = parse_recipe(text, source=str(path), directory=path.parent, check_factories=False)
     schedule = before.recipe.schedule
     if schedule.name == "one_cycle" and schedule.max_lr is not None:
         raise InputError(
-            f"--write: {path} sets schedule.max_lr = {schedule.max_lr}, which overrides optimizer.lr as the "
+            f"{path} sets schedule.max_lr = {schedule.max_lr}, which overrides optimizer.lr as the "
             "one-cycle peak; edit schedule.max_lr by hand (or remove it so optimizer.lr is the peak)."
         )
     document = read_yaml(text, str(path))
@@ -162,7 +162,7 @@ def write_learning_rate(path: Path, lr: float) -> WriteOutcome:
     )
     if after.recipe.model_dump() != expected.model_dump():
         raise InputError(
-            f"--write: editing {path} at line {line} would change more than optimizer.lr; the file was left "
+            f"{path}: editing line {line} would change more than optimizer.lr; the file was left "
             f"as it was. Set `lr: {value}` under `optimizer:` by hand."
         )
     old = before.recipe.optimizer.lr if not inserted else None

@@ -1,6 +1,6 @@
 """Does the model's output fit the loss and the targets? Checked once, before training starts.
 
-The rules follow the shapes :mod:`dlcheck.train.losses` accepts, per sample (no batch dimension):
+The rules follow the shapes :mod:`dlcheck.engine.losses` accepts, per sample (no batch dimension):
 
 =================  ==============================  =================================================
 loss               targets                         model output

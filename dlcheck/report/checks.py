@@ -7,18 +7,18 @@ advice lines, most likely fix first. The verdict line says what the exit code wi
 
 from __future__ import annotations
 
-__all__ = ["MARKS", "CheckProgress", "checks_table", "render_checks", "verdict_line"]
+__all__ = ["MARKS", "CheckProgress", "checklist_report", "checks_report", "checks_table", "verdict_line"]
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
-from dlcheck.checks.result import CheckResult, overall_status
+from dlcheck.checklist import ChecklistReport
+from dlcheck.verdict import CheckResult, overall_status
 
 MARKS: dict[str, tuple[str, str]] = {
     "pass": ("✓", "green"),
@@ -81,8 +81,7 @@ def verdict_line(checks: Sequence[CheckResult], *, seconds: float | None = None,
     return Text.assemble((status.upper(), style), f"  {_count_words(checks)}{timing} ({exit_words})")
 
 
-def render_checks(
-    console: Console,
+def checks_report(
     command: str,
     checks: Sequence[CheckResult],
     *,
@@ -91,18 +90,31 @@ def render_checks(
     warnings: Sequence[str] = (),
     seconds: float | None = None,
     strict: bool = False,
-) -> None:
-    """Print the header, the table of checks and the verdict."""
+) -> RenderableType:
+    """The header, the table of checks and the verdict."""
     header = Text.assemble(("dlcheck ", "bold"), (command, "bold"))
     if recipe:
         header.append(f"  {recipe}", style="cyan")
     if facts:
         header.append("  (" + ", ".join(facts) + ")", style="dim")
-    parts: list[Any] = [header]
+    parts: list[RenderableType] = [header]
     for warning in warnings:
         parts.append(Text.assemble(("note: ", "yellow"), warning))
     parts += [Text(""), checks_table(checks), Text(""), verdict_line(checks, seconds=seconds, strict=strict)]
-    console.print(Group(*parts))
+    return Group(*parts)
+
+
+def checklist_report(report: ChecklistReport, command: str = "babysit", *, strict: bool = False) -> RenderableType:
+    """What ``dlcheck babysit`` (``init-loss``, ``overfit``) prints for a :class:`ChecklistReport`."""
+    return checks_report(
+        command,
+        report.checks,
+        recipe=report.recipe,
+        facts=[f"seed {report.seed}", report.device],
+        warnings=report.warnings,
+        seconds=report.seconds,
+        strict=strict,
+    )
 
 
 class CheckProgress:

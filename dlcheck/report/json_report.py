@@ -1,46 +1,15 @@
-"""The JSON report every judging command writes (DESIGN 2.2, a contract: bump ``schema_version`` to change it)."""
+"""Writing the JSON report; the report itself (the envelope and ``schema_version``) is :mod:`dlcheck.verdict`."""
 
 from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "json_report", "write_json"]
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dlcheck import __version__
-from dlcheck.checks.result import CheckResult, json_value, overall_status
-
-SCHEMA_VERSION = 1
-
-
-def json_report(
-    command: str, checks: Sequence[CheckResult], extra: Mapping[str, Any] | None = None, status: str | None = None
-) -> dict[str, Any]:
-    """The envelope: ``schema_version``, ``tool``, ``version``, ``command``, ``status``, ``checks``, then ``extra``.
-
-    ``status`` defaults to the verdict of ``checks``; commands whose verdict has other inputs (diagnose's
-    findings) pass it explicitly.
-
-    Examples
-    --------
-    >>> from dlcheck.checks import CheckResult
-    >>> report = json_report("init-loss", [CheckResult("initial_loss", "pass", "Loss at chance.", {"loss": 2.3})])
-    >>> report["status"], report["checks"][0]["metrics"]
-    ('pass', {'loss': 2.3})
-    """
-    document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": "dlcheck",
-        "version": __version__,
-        "command": command,
-        "status": status or overall_status(check.status for check in checks),
-        "checks": [check.to_json() for check in checks],
-    }
-    for key, value in (extra or {}).items():
-        document[key] = json_value(value)
-    return document
+from dlcheck.verdict import SCHEMA_VERSION, json_report
 
 
 def write_json(document: Mapping[str, Any], path: Path) -> None:

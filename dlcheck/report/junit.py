@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
 
-from dlcheck.checks.result import CheckResult
+from dlcheck.verdict import CheckResult
 
 
 def junit_xml(command: str, checks: Sequence[CheckResult], *, strict: bool = False, suite: str | None = None) -> str:

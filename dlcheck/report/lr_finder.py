@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["lr_finder_json", "lr_finder_report", "lr_plot", "save_lr_plot", "write_lr_scalars"]
+__all__ = ["lr_find_report", "lr_finder_report", "lr_plot", "save_lr_plot", "write_lr_scalars"]
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Group, RenderableType
@@ -14,36 +14,21 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dlcheck.formatting import compact, learning_rate
+from dlcheck.report.plotting import require_matplotlib
 from dlcheck.report.terminal_plot import LinePlot, PlotBand, PlotMarker, PlotSeries
 
 if TYPE_CHECKING:
-    from dlcheck.checks.result import CheckResult
     from dlcheck.lr_finder.batch_scaling import BatchScalingResult
     from dlcheck.lr_finder.finder import LRFinderResult
     from dlcheck.lr_finder.verify import VerifyResult
+    from dlcheck.lr_finder.workflow import LRFindReport
     from dlcheck.lr_finder.write import WriteOutcome
+    from dlcheck.verdict import CheckResult
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skip": "dim"}
 _CONFIDENCE_STYLE = {"high": "green", "medium": "yellow", "low": "red"}
 _RULE_LABELS = {"valley": "valley", "minimum": "minimum/3.2", "steepest": "steepest"}
-
-
-def _lr(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.1e}"
-
-
-def _compact(value: float) -> str:
-    """``1e-7`` rather than ``1e-07``; plain digits for round numbers.
-
-    Examples
-    --------
-    >>> _compact(1e-7), _compact(10.0), _compact(3e-4)
-    ('1e-7', '10', '3e-4')
-    """
-    if value == int(value) and abs(value) < 1e6:
-        return str(int(value))
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def _y_limits(result: LRFinderResult) -> tuple[float, float] | None:
@@ -66,7 +51,11 @@ def lr_plot(result: LRFinderResult, *, width: int | None = None, height: int = 1
         label = "smoothed" if index == 0 else ("other sweeps" if index == 1 else "")
         series.append(PlotSeries(lrs, sweep.smoothed.tolist(), label, "bold cyan" if index == 0 else "blue"))
     bands = [PlotBand(*result.band, "band")] if result.band else []
-    markers = [PlotMarker(result.suggested_lr, f"suggested {_lr(result.suggested_lr)}")] if result.suggested_lr else []
+    markers = (
+        [PlotMarker(result.suggested_lr, f"suggested {learning_rate(result.suggested_lr)}")]
+        if result.suggested_lr
+        else []
+    )
     return LinePlot(
         series,
         bands=bands,
@@ -89,7 +78,7 @@ _KIND_WORDS = {
 def _usage(result: LRFinderResult) -> str:
     """How the suggestion is meant to be used, and the values for the other uses."""
     others = "; ".join(
-        f"{_KIND_WORDS[kind]}: {_lr(value)}"
+        f"{_KIND_WORDS[kind]}: {learning_rate(value)}"
         for kind, value in result.suggestions.items()
         if kind != result.suggestion_kind
     )
@@ -105,31 +94,34 @@ def _summary_table(result: LRFinderResult, check: CheckResult) -> Table:
         where += f" ({result.accumulation} x {result.batch_size // result.accumulation})"
     where += f", {result.device}, {result.precision}"
     if result.suggested_lr is not None:
-        table.add_row("suggested lr", Text.assemble((_lr(result.suggested_lr), "bold"), f"  at {where}"))
+        table.add_row("suggested lr", Text.assemble((learning_rate(result.suggested_lr), "bold"), f"  at {where}"))
         table.add_row("", Text(_usage(result), style="dim"))
     else:
         table.add_row("suggested lr", Text.assemble(("none", "bold red"), f"  ({where})"))
     if result.band is not None:
-        table.add_row("band", f"{_lr(result.band[0])} - {_lr(result.band[1])}  (loss starts falling - stops falling)")
+        table.add_row(
+            "band",
+            f"{learning_rate(result.band[0])} - {learning_rate(result.band[1])}  (loss starts falling - stops falling)",
+        )
     confidence = Text(result.confidence, style=_CONFIDENCE_STYLE.get(result.confidence, ""))
     if result.reasons:
         confidence.append(": " + "; ".join(result.reasons), style="")
     table.add_row("confidence", confidence)
-    rules = "   ".join(f"{_RULE_LABELS[name]} {_lr(value)}" for name, value in result.rules.items())
+    rules = "   ".join(f"{_RULE_LABELS[name]} {learning_rate(value)}" for name, value in result.rules.items())
     table.add_row("rules", rules)
     table.add_row("curve", Text.assemble((result.shape.name.replace("_", " "), "bold"), ": ", result.shape.message))
     settings = result.settings
     steps = "/".join(str(len(sweep.history.lr)) for sweep in result.sweeps)
     sweeps = (
-        f"{len(result.sweeps)} x ({steps} of {settings.steps} steps, {_compact(settings.start_lr)} to "
-        f"{_compact(settings.end_lr)}, {settings.mode}) on the {result.loss_source}"
+        f"{len(result.sweeps)} x ({steps} of {settings.steps} steps, {compact(settings.start_lr)} to "
+        f"{compact(settings.end_lr)}, {settings.mode}) on the {result.loss_source}"
     )
     if result.repeat_spread is not None:
         sweeps += f"; suggestions within {result.repeat_spread:.1f}x"
     table.add_row("sweeps", sweeps + f"; {result.seconds:.1f} s")
     if result.suggested_lr is not None:
         ratio = result.recipe_lr / result.suggested_lr
-        table.add_row("recipe lr", f"{_lr(result.recipe_lr)} ({ratio:.2g}x the suggestion)")
+        table.add_row("recipe lr", f"{learning_rate(result.recipe_lr)} ({ratio:.2g}x the suggestion)")
     checksum = result.checksum
     restored = Text("restored and verified", style="green") if checksum.restored else Text("NOT restored", style="red")
     restored.append(f" (checksum {checksum.before[:12]})", style="dim")
@@ -147,7 +139,7 @@ def _verify_table(verify: VerifyResult) -> Table:
         best = run is verify.best
         held = "diverged" if run.diverged else f"{run.held_out_loss:.4g}"
         style = "bold green" if best else ""
-        table.add_row(_lr(run.lr), f"{run.factor:.2g}", held, f"{run.train_loss:.4g}", style=style)
+        table.add_row(learning_rate(run.lr), f"{run.factor:.2g}", held, f"{run.train_loss:.4g}", style=style)
     return table
 
 
@@ -157,7 +149,7 @@ def _scaling_table(scaling: BatchScalingResult) -> Table:
     table.add_column("suggested lr", justify="right")
     table.add_column("confidence")
     for size, result in zip(scaling.batch_sizes, scaling.results, strict=True):
-        table.add_row(str(size), _lr(result.suggested_lr), result.confidence)
+        table.add_row(str(size), learning_rate(result.suggested_lr), result.confidence)
     return table
 
 
@@ -193,91 +185,35 @@ def lr_finder_report(
             advice.add_row("-", line)
         parts.append(advice)
     if written is not None:
-        action = "added" if written.inserted else f"replaced {_lr(written.old_lr)} with"
+        action = "added" if written.inserted else f"replaced {learning_rate(written.old_lr)} with"
         parts.append(
-            Text(f"wrote optimizer.lr: {action} {_lr(written.new_lr)} in {written.path} (line {written.line})", "green")
+            Text(
+                f"wrote optimizer.lr: {action} {learning_rate(written.new_lr)} in {written.path} (line {written.line})",
+                "green",
+            )
         )
     return Group(*parts)
 
 
-def lr_finder_json(
-    result: LRFinderResult,
-    *,
-    verify: VerifyResult | None = None,
-    scaling: BatchScalingResult | None = None,
-    written: WriteOutcome | None = None,
-) -> dict[str, Any]:
-    """The fields ``lr-find --json`` adds to the envelope (DESIGN 2.2), then a few more."""
-    history = result.history
-    extra: dict[str, Any] = {
-        "suggested_lr": result.suggested_lr,
-        "suggestion_kind": result.suggestion_kind,
-        "suggestions": dict(result.suggestions),
-        "schedule": result.schedule,
-        "band": list(result.band) if result.band else None,
-        "confidence": result.confidence,
-        "rules": dict(result.rules),
-        "batch_size": result.batch_size,
-        "history": {"lr": history.lr.tolist(), "loss": history.loss.tolist()},
-        "shape": result.shape.name,
-        "messages": result.messages,
-        "recipe_lr": result.recipe_lr,
-        "settings": {
-            "start_lr": result.settings.start_lr,
-            "end_lr": result.settings.end_lr,
-            "steps": result.settings.steps,
-            "mode": result.settings.mode,
-            "val_batches": result.settings.val_batches,
-            "gradient_accumulation": result.accumulation,
-            "device": result.device,
-            "precision": result.precision,
-        },
-        "sweeps": [
-            {
-                "seed": sweep.history.seed,
-                "steps": len(sweep.history.lr),
-                "stop": sweep.history.stop,
-                "shape": sweep.shape.name,
-                "suggested_lr": sweep.suggestion,
-                "rules": dict(sweep.rules),
-            }
-            for sweep in result.sweeps
-        ],
-        "state_restored": result.checksum.restored,
-        "checksum": {"before": result.checksum.before, "after": result.checksum.after},
-    }
-    if verify is not None:
-        extra["verify"] = {
-            "steps": verify.steps,
-            "split": verify.split,
-            "best_lr": verify.best.lr if verify.best else None,
-            "runs": [
-                {"lr": run.lr, "factor": run.factor, "held_out_loss": run.held_out_loss, "diverged": run.diverged}
-                for run in verify.runs
-            ],
-            "message": verify.message,
-        }
-    if scaling is not None:
-        fit = scaling.fit
-        extra["batch_scaling"] = {
-            "batch_sizes": scaling.batch_sizes,
-            "suggested_lrs": scaling.suggestions,
-            "exponent": fit.exponent if fit else None,
-            "exponent_standard_error": fit.standard_error if fit else None,
-            "nearest_rule": fit.nearest_rule if fit else None,
-            "target_batch_size": scaling.target_batch_size,
-            "target_lr": scaling.target_lr,
-            "message": scaling.message,
-        }
-    if written is not None:
-        extra["written"] = {"path": str(written.path), "lr": written.new_lr, "line": written.line}
-    return extra
+def lr_find_report(report: LRFindReport, *, plot: bool = True) -> RenderableType:
+    """What ``dlcheck lr-find`` prints for an :class:`~dlcheck.lr_finder.LRFindReport`."""
+    parts: list[RenderableType] = [
+        lr_finder_report(
+            report.result,
+            report.check,
+            name=report.name,
+            verify=report.verify,
+            scaling=report.scaling,
+            written=report.written,
+            plot=plot,
+        )
+    ]
+    parts.extend(Text(note, style="yellow") for note in report.notes)
+    return Group(*parts)
 
 
 def save_lr_plot(result: LRFinderResult, path: Path, *, title: str = "") -> None:
     """PNG of loss against LR: raw and smoothed curves of every sweep, the band, the rules and the suggestion."""
-    from dlcheck.report.plotting import require_matplotlib
-
     pyplot = require_matplotlib("--plot")
     figure, axes = pyplot.subplots(figsize=(8, 4.5), dpi=120)
     try:
@@ -293,7 +229,10 @@ def save_lr_plot(result: LRFinderResult, path: Path, *, title: str = "") -> None
             )
         if result.band is not None:
             axes.axvspan(
-                *result.band, color="C2", alpha=0.15, label=f"band {_lr(result.band[0])}-{_lr(result.band[1])}"
+                *result.band,
+                color="C2",
+                alpha=0.15,
+                label=f"band {learning_rate(result.band[0])}-{learning_rate(result.band[1])}",
             )
         for index, (name, value) in enumerate(result.rules.items()):
             if value is not None:
@@ -302,10 +241,12 @@ def save_lr_plot(result: LRFinderResult, path: Path, *, title: str = "") -> None
                     color=f"C{index + 3}",
                     linestyle=":",
                     linewidth=1.0,
-                    label=f"{_RULE_LABELS[name]} {_lr(value)}",
+                    label=f"{_RULE_LABELS[name]} {learning_rate(value)}",
                 )
         if result.suggested_lr is not None:
-            axes.axvline(result.suggested_lr, color="C1", linewidth=2.0, label=f"suggested {_lr(result.suggested_lr)}")
+            axes.axvline(
+                result.suggested_lr, color="C1", linewidth=2.0, label=f"suggested {learning_rate(result.suggested_lr)}"
+            )
         if result.settings.mode == "exp":
             axes.set_xscale("log")
         limits = _y_limits(result)
@@ -324,7 +265,7 @@ def save_lr_plot(result: LRFinderResult, path: Path, *, title: str = "") -> None
 
 def write_lr_scalars(result: LRFinderResult, log_directory: Path) -> Path:
     """TensorBoard scalars of every sweep (raw, smoothed, lr) under ``log_directory``; returns the folder."""
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # here: tensorboard takes about a second to import
 
     writer = SummaryWriter(log_dir=str(log_directory))
     try:

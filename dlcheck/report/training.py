@@ -14,11 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from dlcheck import __version__
+from dlcheck.formatting import fixed
 from dlcheck.train.events import EpochRecord, RunInfo, StepRecord, TrainingEvents
 
 if TYPE_CHECKING:
     from dlcheck.model import ModelSummary
-    from dlcheck.train.trainer import TrainResult
+    from dlcheck.train.records import TrainResult
 
 _COLUMNS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr")
 _STATUS_STYLE = {
@@ -51,13 +52,9 @@ def model_table(summary: ModelSummary) -> Table:
 
 
 def _format(value: float | None, key: str) -> str:
-    if value is None:
-        return "-"
-    if key == "lr":
+    if value is not None and key == "lr":
         return f"{value:.2e}"
-    if key.endswith("accuracy"):
-        return f"{value:.4f}"
-    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.3e}"
+    return fixed(value)
 
 
 class TrainingDisplay(TrainingEvents):

@@ -22,9 +22,12 @@ __all__ = [
     "find_resume_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
+    "serialize_checkpoint",
+    "write_checkpoint_bytes",
 ]
 
 import datetime as _datetime
+import io
 import os
 import re
 import shutil
@@ -41,11 +44,23 @@ CHECKPOINT_FORMAT = 1
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically."""
+    write_checkpoint_bytes(path, serialize_checkpoint(state))
+
+
+def serialize_checkpoint(state: dict[str, Any]) -> bytes:
+    """The bytes of a checkpoint of ``state``: a snapshot, so training may change the tensors afterwards."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    return buffer.getvalue()
+
+
+def write_checkpoint_bytes(path: Path, data: bytes) -> None:
+    """Write a serialised checkpoint to ``path`` atomically and durably (a temporary file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, file)
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -73,25 +88,25 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; errors name the file and the fix."""
     if not path.is_file():
         raise InputError(
-            f"--resume: checkpoint {path} does not exist. Give a checkpoint file, a run directory, or `auto`."
+            f"resume={path}: the checkpoint does not exist. Give a checkpoint file, a run directory, or `auto`."
         )
     try:
         # weights_only=False: the checkpoint holds RNG states and plain Python metadata we wrote ourselves.
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many kinds for a corrupt file
         raise InputError(
-            f"--resume: {path} could not be read as a dlcheck checkpoint ({type(error).__name__}: {error})."
+            f"resume={path}: could not be read as a dlcheck checkpoint ({type(error).__name__}: {error})."
         ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(
-            f"--resume: {path} is not a dlcheck checkpoint (format {CHECKPOINT_FORMAT}); "
+            f"resume={path}: not a dlcheck checkpoint (format {CHECKPOINT_FORMAT}); "
             "dlcheck resumes only from the `checkpoints/*.pt` files it wrote."
         )
     return state
 
 
 def find_resume_checkpoint(spec: str, *, runs_directory: Path, name: str) -> Path:
-    """Resolve ``--resume auto|RUN_DIR|FILE`` to a checkpoint file."""
+    """Resolve ``resume`` (``auto``, a run directory or a checkpoint file) to a checkpoint file."""
     if spec == "auto":
         # NAME-YYYYmmdd-HHMMSS[-N] exactly: `spirals` must not pick up a run of `spirals-mlp`
         pattern = re.compile(re.escape(name) + r"-\d{8}-\d{6}(-\d+)?")
@@ -106,8 +121,8 @@ def find_resume_checkpoint(spec: str, *, runs_directory: Path, name: str) -> Pat
         )
         if not candidates:
             raise InputError(
-                f"--resume auto: no checkpoint of a run named {name!r} under {runs_directory}/ "
-                f"(looked for {name}-*/checkpoints/last.pt). Start without --resume, or give the run directory."
+                f"resume=auto: no checkpoint of a run named {name!r} under {runs_directory}/ "
+                f"(looked for {name}-*/checkpoints/last.pt). Start a new run, or give the run directory."
             )
         return candidates[0]
     path = Path(spec)
@@ -116,7 +131,7 @@ def find_resume_checkpoint(spec: str, *, runs_directory: Path, name: str) -> Pat
         if last.is_file():
             return last
         raise InputError(
-            f"--resume: {path} has no checkpoints/last.pt; give a checkpoint file or another run directory."
+            f"resume={path}: the folder has no checkpoints/last.pt; give a checkpoint file or another run directory."
         )
     return path
 
@@ -140,13 +155,13 @@ class RunDirectory:
 
     @classmethod
     def use(cls, path: Path) -> RunDirectory:
-        """A folder the user named (``--run-dir``): new or empty, never another run's (logs would mix)."""
+        """A folder the user named (``run_directory``): new or empty, never another run's (logs would mix)."""
         if path.exists() and not path.is_dir():
-            raise InputError(f"--run-dir {path}: is a file; give a folder for the run.")
+            raise InputError(f"run_directory={path}: is a file; give a folder for the run.")
         if (path / "metrics.jsonl").exists() or (path / "checkpoints" / "last.pt").exists():
             raise InputError(
-                f"--run-dir {path} already holds a run; its logs and checkpoints would be mixed with this one. "
-                f"Continue it with `--resume {path}`, choose a new folder, or delete this one."
+                f"run_directory={path}: already holds a run; its logs and checkpoints would be mixed with this one. "
+                f"Continue it with resume={path}, choose a new folder, or delete this one."
             )
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         return cls(path)

@@ -1,4 +1,5 @@
-"""Early stopping: stop when a monitored metric has not improved for ``patience`` epochs.
+"""The best epoch of a run, and early stopping: stop when a monitored metric has not improved for ``patience``
+epochs.
 
 The best weights are kept as a CPU copy so that restoring them costs no device memory during training,
 and they are part of :meth:`EarlyStopping.state_dict`: a resumed run that forgot them would "restore" the
@@ -8,7 +9,7 @@ weights of the resume point, and one that forgot the patience counter would wait
 
 from __future__ import annotations
 
-__all__ = ["EarlyStopping", "MissingMetricError", "StoppingDecision", "monitored_value", "resolve_mode"]
+__all__ = ["BestEpoch", "EarlyStopping", "StoppingDecision"]
 
 import copy
 import math
@@ -18,42 +19,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from dlcheck.engine.metrics import monitored_value, resolve_mode
 from dlcheck.errors import TrainingError
 from dlcheck.recipe.schema import EarlyStoppingConfig
-
-
-class MissingMetricError(TrainingError, ValueError):
-    """A monitored metric is not among an epoch's metrics (a user error, hence also a TrainingError)."""
-
-
-def monitored_value(metrics: dict[str, float], monitor: str, *, section: str) -> float:
-    """``metrics[monitor]`` as a float, or an error naming the recipe key and the metrics there are.
-
-    Examples
-    --------
-    >>> monitored_value({"val/loss": 0.5}, "val/loss", section="early_stopping")
-    0.5
-    """
-    if monitor not in metrics:
-        available = ", ".join(sorted(metrics)) or "none"
-        raise MissingMetricError(
-            f"{section}.monitor = {monitor!r} is not among this epoch's metrics ({available}); "
-            f"set {section}.monitor to one of them (val/* metrics need a validation split, data.val_fraction > 0)."
-        )
-    return float(metrics[monitor])
-
-
-def resolve_mode(monitor: str, mode: Literal["auto", "min", "max"]) -> Literal["min", "max"]:
-    """``auto`` means ``max`` for an accuracy and ``min`` for anything else (a loss).
-
-    Examples
-    --------
-    >>> resolve_mode("val/accuracy", "auto"), resolve_mode("val/loss", "auto")
-    ('max', 'min')
-    """
-    if mode != "auto":
-        return mode
-    return "max" if "accuracy" in monitor else "min"
 
 
 @dataclass(frozen=True)
@@ -167,3 +135,85 @@ class EarlyStopping:
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
         self._best_state = state["best_state"]
+
+
+class BestEpoch:
+    """Which epoch is best so far (for ``best.pt`` and the report), with early stopping when the recipe asks.
+
+    Without ``early_stopping`` in the recipe, the monitor is ``val/loss`` (``train/loss`` without a validation
+    split) and nothing stops the run; with it, :class:`EarlyStopping` decides and keeps the best weights.
+
+    Parameters
+    ----------
+    config : EarlyStoppingConfig, optional
+        The recipe's ``early_stopping`` section.
+    has_validation : bool
+        Whether ``val/*`` metrics exist.
+
+    Examples
+    --------
+    >>> best = BestEpoch(None, has_validation=True)
+    >>> [best.update(epoch, {"val/loss": loss}, nn.Linear(1, 1)) for epoch, loss in enumerate([1.0, 0.5, 0.7])]
+    [(True, False), (True, False), (False, False)]
+    >>> best.epoch, best.value
+    (2, 0.5)
+    """
+
+    def __init__(self, config: EarlyStoppingConfig | None, *, has_validation: bool) -> None:
+        self.config = config
+        self.stopping = EarlyStopping(config) if config is not None else None
+        if config is not None:
+            self.monitor = config.monitor
+        else:
+            self.monitor = "val/loss" if has_validation else "train/loss"
+        self._maximize = resolve_mode(self.monitor, "auto") == "max"
+        self.value: float | None = None
+        self.epoch: int | None = None  # 1-based, as the report and the checkpoints count
+
+    def update(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> tuple[bool, bool]:
+        """Record 0-based ``epoch``'s metrics; return (improved, stop)."""
+        if self.stopping is not None:
+            decision = self.stopping.update(epoch + 1, metrics)
+            if decision.improved:
+                self.stopping.remember(model)
+                self.value, self.epoch = metrics.get(self.monitor), epoch + 1
+            return decision.improved, decision.stop
+        value = metrics.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return False, False
+        better = self.value is None or (value > self.value if self._maximize else value < self.value)
+        if better:
+            self.value, self.epoch = value, epoch + 1
+        return better, False
+
+    def stop_message(self) -> str:
+        """Why early stopping ended the run."""
+        assert self.config is not None
+        return (
+            f"{self.config.monitor} did not improve for {self.config.patience} epochs"
+            + (f" (by more than {self.config.min_delta:g})" if self.config.min_delta else "")
+            + f"; best {self.value:.4g} at epoch {self.epoch}"
+        )
+
+    def restore_if_asked(self, model: nn.Module) -> bool:
+        """Load early stopping's best weights into ``model`` when the recipe asks; True when it did."""
+        if self.stopping is None or self.config is None or not self.config.restore_best:
+            return False
+        state = self.stopping.best_state
+        if state is None:
+            return False
+        model.load_state_dict(state)
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "early_stopping": self.stopping.state_dict() if self.stopping is not None else None,
+            "best": {"value": self.value, "epoch": self.epoch},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint (the keys :meth:`state_dict` writes, at the checkpoint's top level)."""
+        if self.stopping is not None and state.get("early_stopping") is not None:
+            self.stopping.load_state_dict(state["early_stopping"])
+        best = state.get("best") or {}
+        self.value, self.epoch = best.get("value"), best.get("epoch")

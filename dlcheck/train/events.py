@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dlcheck.model import ModelSummary
-    from dlcheck.train.trainer import TrainResult
+    from dlcheck.train.records import TrainResult
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,29 @@ from __future__ import annotations
 
 __all__ = ["capture_state", "restore_state"]
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from dlcheck import __version__
-from dlcheck.data._seeding import Purpose, derive_seed
-
-if TYPE_CHECKING:
-    from dlcheck.train.setup import Progress, TrainingSetup
+from dlcheck.seeding import Purpose, derive_seed
+from dlcheck.train.records import Progress
+from dlcheck.train.setup import TrainingSetup
 
 
 def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
     """A checkpoint dict of everything :func:`restore_state` needs."""
+    context = setup.context.distributed
+    normalization = setup.parts.data.normalization
     state: dict[str, Any] = {
         "dlcheck_version": __version__,
         "recipe": setup.recipe_text,
-        "world_size": setup.context.world_size,
+        "world_size": context.world_size,
         "model": setup.model.state_dict(),
         "optimizer": setup.optimizer.state_dict(),
         "learning_rate": setup.learning_rate.state_dict(),
         "scaler": setup.scaler.state_dict(),
-        "early_stopping": setup.early_stopping.state_dict() if setup.early_stopping is not None else None,
-        "best": {"value": setup.best_value, "epoch": setup.best_epoch},
+        **setup.best.state_dict(),  # "early_stopping" and "best"
         "progress": {
             "epoch": progress.epoch,
             "batch": progress.batch,
@@ -40,7 +40,7 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
             "partial": progress.partial,
             "history": list(progress.history),
         },
-        "normalization": setup.data.normalization.state_dict() if setup.data.normalization is not None else None,
+        "normalization": normalization.state_dict() if normalization is not None else None,
     }
     rng = {
         "torch": torch.get_rng_state(),
@@ -49,10 +49,10 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
     # Every rank draws its own dropout masks: keep each rank's generator, not only rank 0's, so a
     # resumed torchrun job continues exactly too. A collective: every rank calls capture_state.
     state["rng"] = rng
-    distributed = setup.context.is_distributed
-    state["rng_per_rank"] = setup.context.gather(rng) if distributed else None
+    distributed = context.is_distributed
+    state["rng_per_rank"] = context.gather(rng) if distributed else None
     # A mid-epoch stop: each rank's partial-epoch sums, so the epoch's all-reduced loss is the same too.
-    state["partial_per_rank"] = setup.context.gather(progress.partial) if distributed else None
+    state["partial_per_rank"] = context.gather(progress.partial) if distributed else None
     return state
 
 
@@ -62,15 +62,13 @@ def restore_state(setup: TrainingSetup, state: dict[str, Any]) -> None:
     setup.optimizer.load_state_dict(state["optimizer"])
     setup.learning_rate.load_state_dict(state["learning_rate"])
     setup.scaler.load_state_dict(state["scaler"])
-    if setup.early_stopping is not None and state.get("early_stopping") is not None:
-        setup.early_stopping.load_state_dict(state["early_stopping"])
-    best = state.get("best") or {}
-    setup.best_value, setup.best_epoch = best.get("value"), best.get("epoch")
+    setup.best.load_state_dict(state)
+    context = setup.context.distributed
     progress = state["progress"]
     partial = progress["partial"]
     partial_per_rank = state.get("partial_per_rank")
-    if partial_per_rank and len(partial_per_rank) == setup.context.world_size:
-        partial = partial_per_rank[setup.context.rank]
+    if partial_per_rank and len(partial_per_rank) == context.world_size:
+        partial = partial_per_rank[context.rank]
     setup.progress.update(
         epoch=progress["epoch"],
         batch=progress["batch"],
@@ -80,12 +78,12 @@ def restore_state(setup: TrainingSetup, state: dict[str, Any]) -> None:
     )
     rng = state["rng"]
     per_rank = state.get("rng_per_rank")
-    if per_rank and len(per_rank) == setup.context.world_size:
-        rng = per_rank[setup.context.rank]
-    elif setup.context.rank > 0:
+    if per_rank and len(per_rank) == context.world_size:
+        rng = per_rank[context.rank]
+    elif context.rank > 0:
         # Resumed with another number of processes (at an epoch's end): the new ranks get fresh dropout
         # streams of their own rather than copies of rank 0's.
-        torch.manual_seed(derive_seed(setup.recipe.seed, Purpose.DROPOUT, setup.context.rank, progress["step"]))
+        torch.manual_seed(derive_seed(setup.recipe.seed, Purpose.DROPOUT, context.rank, progress["step"]))
         return
     torch.set_rng_state(rng["torch"])
     if rng.get("cuda") is not None and torch.cuda.is_available():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dlcheck import babysit
-from dlcheck.checks.checklist import CHECK_NAMES, ChecklistReport, prepare_checks
+from dlcheck.checklist import CHECK_NAMES, ChecklistReport, prepare_checks
 from dlcheck.recipe import load_recipe
 
 ROOT = Path(__file__).parents[2]
@@ -42,12 +42,6 @@ def test_regularisation_is_compared_where_the_recipe_has_some() -> None:
 def test_full_checklist_ends_with_the_lr_range_test() -> None:
     report = babysit(ROOT / "recipes" / "spirals_mlp.yaml")
     assert report["lr_range"].status in ("pass", "warn", "fail"), report["lr_range"].summary
-
-
-def test_lr_range_is_skipped_when_the_finder_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "dlcheck.lr_finder", None)  # import raises ImportError
-    report = babysit(ROOT / "recipes" / "spirals_mlp.yaml", checks=["lr_range"])
-    assert report["lr_range"].status == "skip" and "not available" in report["lr_range"].summary
 
 
 def test_babysit_accepts_a_path_string_overrides_and_a_subset(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from dlcheck.checklist import CHECK_NAMES
 from dlcheck.checks import CheckResult
-from dlcheck.checks.checklist import CHECK_NAMES
-from dlcheck.report.checks import render_checks
+from dlcheck.report.checks import checks_report
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).parents[2]
@@ -155,7 +155,7 @@ def test_report_at_80_columns() -> None:
         CheckResult("lr_range", "skip", "skipped with --quick."),
     ]
     console = Console(file=io.StringIO(), width=80, color_system=None, highlight=False)
-    render_checks(console, "babysit", checks, recipe="zoo.yaml", facts=["seed 0", "cpu"], seconds=1.25)
+    console.print(checks_report("babysit", checks, recipe="zoo.yaml", facts=["seed 0", "cpu"], seconds=1.25))
     text = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())  # type: ignore[attr-defined]
     assert text == (
         "dlcheck babysit  zoo.yaml  (seed 0, cpu)\n"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlcheck.checks.subject import CheckSubject, prepare_subject
+from dlcheck.engine.parts import RecipeParts, prepare_parts
 from dlcheck.lr_finder.range_test import SweepHistory
 from dlcheck.recipe import parse_recipe
 
@@ -48,9 +48,9 @@ def blobs_recipe(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def blobs_subject(blobs_recipe: Path) -> CheckSubject:
+def blobs_parts(blobs_recipe: Path) -> RecipeParts:
     loaded = parse_recipe(blobs_recipe.read_text(), source=str(blobs_recipe), directory=blobs_recipe.parent)
-    return prepare_subject(loaded)
+    return prepare_parts(loaded)
 
 
 def synthetic_history(

@@ -132,10 +132,10 @@ def test_a_missing_recipe_exits_2(tmp_path: Path, capsys, monkeypatch) -> None: 
     assert code == 2 and "nope.yaml" in err
 
 
-def test_the_babysit_check_interface(blobs_subject) -> None:  # type: ignore[no-untyped-def]
+def test_the_babysit_check_interface(blobs_parts) -> None:  # type: ignore[no-untyped-def]
     from dlcheck.lr_finder import lr_range_check
 
-    check = lr_range_check(blobs_subject, seed=3, steps=50)
+    check = lr_range_check(blobs_parts, seed=3, steps=50)
     assert check.name == "lr_range" and check.status in ("pass", "warn")
     for key in ("suggested_lr", "band_low", "band_high", "confidence", "recipe_lr", "recipe_to_suggested"):
         assert key in check.metrics, key

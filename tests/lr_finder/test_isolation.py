@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlcheck.lr_finder import find_lr, state_checksum
-from dlcheck.lr_finder.isolation import StateGuard
+from dlcheck.engine.isolation import StateGuard, state_checksum
+from dlcheck.lr_finder import find_lr
 
 
 def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:  # type: ignore[type-arg]
@@ -48,23 +48,23 @@ def _assert_identical(before: dict, after: dict) -> None:  # type: ignore[type-a
     assert torch.equal(before["torch"], after["torch"])
 
 
-def _trained_a_little(subject) -> tuple[torch.nn.Module, torch.optim.Optimizer]:  # type: ignore[no-untyped-def]
+def _trained_a_little(parts) -> tuple[torch.nn.Module, torch.optim.Optimizer]:  # type: ignore[no-untyped-def]
     """A model and an Adam optimiser with state: moments, step counts, BN statistics moved, a gradient left over."""
-    model = subject.fresh_model()
-    optimizer = subject.optimizer(model, lr=3e-3)
-    inputs, targets = subject.first_batch()
+    model = parts.fresh_model()
+    optimizer = parts.optimizer(model, lr=3e-3)
+    inputs, targets = parts.first_batch()
     model.train()
     for _ in range(3):
         optimizer.zero_grad()
-        subject.loss_function()(model(inputs), targets).backward()
+        parts.loss_function()(model(inputs), targets).backward()
         optimizer.step()
-    subject.loss_function()(model(inputs), targets).backward()  # a pending gradient
+    parts.loss_function()(model(inputs), targets).backward()  # a pending gradient
     model.eval()  # and an unusual mode, to see it restored
     return model, optimizer
 
 
-def test_find_lr_leaves_model_optimizer_buffers_and_rngs_bit_identical(blobs_subject) -> None:  # type: ignore[no-untyped-def]
-    model, optimizer = _trained_a_little(blobs_subject)
+def test_find_lr_leaves_model_optimizer_buffers_and_rngs_bit_identical(blobs_parts) -> None:  # type: ignore[no-untyped-def]
+    model, optimizer = _trained_a_little(blobs_parts)
     random.seed(123)
     np.random.seed(123)
     torch.manual_seed(123)
@@ -72,7 +72,7 @@ def test_find_lr_leaves_model_optimizer_buffers_and_rngs_bit_identical(blobs_sub
     assert before["model"]["1.running_mean"].abs().sum() > 0  # BN statistics have moved (layer 1 of the stack)
     checksum = state_checksum(model, optimizer)
 
-    result = find_lr(blobs_subject, model=model, optimizer=optimizer, steps=40, repeats=2)
+    result = find_lr(blobs_parts, model=model, optimizer=optimizer, steps=40, repeats=2)
 
     assert len(result.sweeps) == 2 and len(result.history.lr) > 10  # it did train
     _assert_identical(before, _snapshot(model, optimizer))
@@ -81,14 +81,14 @@ def test_find_lr_leaves_model_optimizer_buffers_and_rngs_bit_identical(blobs_sub
     assert result.checksum.restored
 
 
-def test_the_default_subject_model_is_untouched(blobs_subject) -> None:  # type: ignore[no-untyped-def]
-    checksum = state_checksum(blobs_subject.model)
-    find_lr(blobs_subject, steps=30, repeats=1)
-    assert state_checksum(blobs_subject.model) == checksum
+def test_the_default_parts_model_is_untouched(blobs_parts) -> None:  # type: ignore[no-untyped-def]
+    checksum = state_checksum(blobs_parts.model)
+    find_lr(blobs_parts, steps=30, repeats=1)
+    assert state_checksum(blobs_parts.model) == checksum
 
 
-def test_state_is_restored_when_the_block_fails(blobs_subject) -> None:  # type: ignore[no-untyped-def]
-    model, optimizer = _trained_a_little(blobs_subject)
+def test_state_is_restored_when_the_block_fails(blobs_parts) -> None:  # type: ignore[no-untyped-def]
+    model, optimizer = _trained_a_little(blobs_parts)
     before = _snapshot(model, optimizer)
     with pytest.raises(RuntimeError, match="boom"), StateGuard(model, optimizer) as guard:
         with torch.no_grad():
@@ -101,8 +101,8 @@ def test_state_is_restored_when_the_block_fails(blobs_subject) -> None:  # type:
     assert guard.report is not None and guard.report.restored
 
 
-def test_the_checksum_sees_a_one_bit_change(blobs_subject) -> None:  # type: ignore[no-untyped-def]
-    model, optimizer = _trained_a_little(blobs_subject)
+def test_the_checksum_sees_a_one_bit_change(blobs_parts) -> None:  # type: ignore[no-untyped-def]
+    model, optimizer = _trained_a_little(blobs_parts)
     checksum = state_checksum(model, optimizer)
     state = next(iter(optimizer.state.values()))
     state["exp_avg"].view(-1)[0] = torch.nextafter(state["exp_avg"].view(-1)[0], torch.tensor(1.0))

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlcheck.errors import InputError
+from dlcheck.errors import InputError, InvalidArgument
 from dlcheck.lr_finder.range_test import DivergenceMonitor, SweepSettings, lr_ladder, run_sweep
-from dlcheck.lr_finder.workbench import Workbench
 
 
 def test_ladder_reaches_both_ends() -> None:
@@ -55,27 +54,27 @@ def test_monitor_stops_a_loss_that_only_rises() -> None:
     assert stop is not None and stop < 16
 
 
-def test_settings_refuse_bad_ranges() -> None:
-    with pytest.raises(InputError, match="--end-lr"):
+def test_settings_refuse_bad_ranges_naming_the_parameter() -> None:
+    with pytest.raises(InvalidArgument, match=r"end_lr=0\.1") as raised:
         SweepSettings(start_lr=1.0, end_lr=0.1)
-    with pytest.raises(InputError, match="--start-lr"):
+    assert raised.value.parameter == "end_lr"
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, InputError)  # catchable either way
+    with pytest.raises(InvalidArgument, match="start_lr=0"):
         SweepSettings(start_lr=0.0)
-    with pytest.raises(InputError, match="--steps"):
+    with pytest.raises(InvalidArgument, match="steps=3"):
         SweepSettings(steps=3)
-    with pytest.raises(InputError, match="--mode"):
+    with pytest.raises(ValueError, match="mode='cubic'"):
         SweepSettings(mode="cubic")  # type: ignore[arg-type]
 
 
-def test_reading_losses_every_few_steps_gives_the_same_history_as_every_step(blobs_subject) -> None:  # type: ignore[no-untyped-def]
+def test_reading_losses_every_few_steps_gives_the_same_history_as_every_step(blobs_parts) -> None:  # type: ignore[no-untyped-def]
     settings = SweepSettings(start_lr=1e-4, end_lr=100.0, steps=60)
     histories = []
     for check_every in (1, 4, 7):
-        model = blobs_subject.fresh_model()
-        bench = Workbench.build(blobs_subject, model=model)
+        model = blobs_parts.fresh_model()
+        step = blobs_parts.optimizer_step(model, blobs_parts.optimizer(model))
         torch.manual_seed(0)
-        histories.append(
-            run_sweep(bench.training_step(), bench.train_batches(0), settings, seed=0, check_every=check_every)
-        )
+        histories.append(run_sweep(step, blobs_parts.train_batches(seed=0), settings, seed=0, check_every=check_every))
     first = histories[0]
     assert first.stop == "diverged" and len(first.lr) < 60  # Adam at lr 100 diverges
     for other in histories[1:]:
@@ -85,30 +84,30 @@ def test_reading_losses_every_few_steps_gives_the_same_history_as_every_step(blo
 
 
 def test_gradient_accumulation_records_the_mean_over_the_global_batch(blobs_recipe) -> None:  # type: ignore[no-untyped-def]
-    from dlcheck.checks.subject import prepare_subject
+    from dlcheck.engine.parts import prepare_parts
     from dlcheck.recipe import parse_recipe
 
     text = blobs_recipe.read_text().replace("batch_size: 32}", "batch_size: 32, gradient_accumulation: 4}")
-    subject = prepare_subject(parse_recipe(text, directory=blobs_recipe.parent))
-    bench = Workbench.build(subject)
-    assert (bench.batch_size, bench.micro_batch_size, bench.accumulation) == (32, 8, 4)
-    step = bench.training_step()
-    batches = iter([next(bench.train_batches(0)) for _ in range(1)] * 4)
-    for group in bench.optimizer.param_groups:
+    parts = prepare_parts(parse_recipe(text, directory=blobs_recipe.parent))
+    assert parts.micro_batch_size() == 8 and parts.step_policy().accumulation == 4
+    optimizer = parts.optimizer(parts.model)
+    step = parts.optimizer_step(parts.model, optimizer)
+    for group in optimizer.param_groups:
         group["lr"] = 0.0
-    inputs, targets = next(bench.train_batches(0))
-    bench.model.eval()  # no dropout: the four identical micro-batches give identical losses
-    recorded = float(step(batches))
+    inputs, targets = next(parts.train_batches(seed=0))
+    assert inputs.shape[0] == 8
+    parts.model.eval()  # no dropout: the four identical micro-batches give identical losses
+    recorded = float(step([(inputs, targets)] * 4).loss)
     with torch.no_grad():
-        direct = float(bench.loss_function(bench.model(inputs), targets))
+        direct = float(parts.loss_function()(parts.model(inputs), targets))
     assert recorded == pytest.approx(direct, rel=1e-5)  # four identical micro-batches: their mean is one
 
 
 def test_batch_size_must_split_into_micro_batches(blobs_recipe) -> None:  # type: ignore[no-untyped-def]
-    from dlcheck.checks.subject import prepare_subject
+    from dlcheck.engine.parts import prepare_parts
     from dlcheck.recipe import parse_recipe
 
     text = blobs_recipe.read_text().replace("batch_size: 32}", "batch_size: 32, gradient_accumulation: 4}")
-    subject = prepare_subject(parse_recipe(text, directory=blobs_recipe.parent))
-    with pytest.raises(InputError, match="gradient_accumulation = 4"):
-        Workbench.build(subject, batch_size=30)
+    parts = prepare_parts(parse_recipe(text, directory=blobs_recipe.parent))
+    with pytest.raises(InvalidArgument, match="gradient_accumulation = 4"):
+        parts.micro_batch_size(30)

@@ -52,8 +52,8 @@ def test_line_plot_clips_curves_that_leave_the_y_range() -> None:
     assert lines[0].startswith("       2┤")
 
 
-def test_the_report_reads_well_at_80_columns(blobs_subject) -> None:  # type: ignore[no-untyped-def]
-    result = find_lr(blobs_subject, steps=60, repeats=2)
+def test_the_report_reads_well_at_80_columns(blobs_parts) -> None:  # type: ignore[no-untyped-def]
+    result = find_lr(blobs_parts, steps=60, repeats=2)
     check = result_to_check(result)
     text = _render(lr_finder_report(result, check, name="blobs-bn"))
     lines = text.splitlines()

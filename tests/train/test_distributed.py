@@ -87,16 +87,16 @@ def test_a_run_resumes_at_an_epoch_end_with_another_number_of_processes(tmp_path
 
 def test_a_mid_epoch_checkpoint_cannot_move_to_another_number_of_processes(tmp_path: Path) -> None:
     from dlcheck.train.checkpoint import load_checkpoint
-    from dlcheck.train.setup import _check_compatible
+    from dlcheck.train.setup import check_compatible
 
     loaded = parse_recipe(RECIPE.replace("epochs: 2", "epochs: 1, max_steps: 5"), directory=tmp_path)
     Trainer(loaded, run_directory=tmp_path / "run", handle_signals=False).run()
     path = tmp_path / "run" / "checkpoints" / "last.pt"
     state = load_checkpoint(path)
     assert state["progress"]["batch"] == 5  # stopped inside the epoch
-    _check_compatible(state, loaded, path, world_size=1)
+    check_compatible(state, loaded, path, world_size=1)
     with pytest.raises(InputError, match=r"middle of an epoch by 1 process\(es\), and this run has 2"):
-        _check_compatible(state, loaded, path, world_size=2)
+        check_compatible(state, loaded, path, world_size=2)
 
 
 def test_sync_batchnorm_in_one_process_is_a_warning(tmp_path: Path) -> None:

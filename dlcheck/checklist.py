@@ -1,6 +1,9 @@
 """``babysit``: the whole checklist on a recipe, in order, with one verdict.
 
-Order (DESIGN section 1): data -> loss at init -> gradient flow -> batch independence -> activations -> overfit
+This module sits above :mod:`dlcheck.checks` and :mod:`dlcheck.lr_finder`: it runs the checks of the one and the
+range test of the other, which therefore never import each other.
+
+Order: data -> loss at init -> gradient flow -> batch independence -> activations -> overfit
 a tiny batch (regularisation off, then on) -> LR range test. The data are checked before the model's output is
 matched to them, so a label outside the outputs or a NaN input is reported by ``data_sanity`` (and the checks
 that would only repeat it are skipped) instead of surfacing as an index error. A check that crashes becomes an
@@ -18,19 +21,27 @@ from __future__ import annotations
 
 __all__ = ["CHECK_NAMES", "ChecklistReport", "babysit", "prepare_checks", "run_checks"]
 
-import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dlcheck.checks import thresholds
-from dlcheck.checks.result import CheckResult, overall_status
-from dlcheck.checks.subject import CheckSubject, prepare_subject
-from dlcheck.errors import DlcheckError
+from dlcheck.checks.activation_stats import activation_stats
+from dlcheck.checks.batch_independence import batch_independence
+from dlcheck.checks.data_sanity import data_sanity
+from dlcheck.checks.gradient_flow import gradient_flow
+from dlcheck.checks.initial_loss import initial_loss
+from dlcheck.checks.overfit_batch import OverfitRun, run_overfit
+from dlcheck.checks.regularization_effect import regularization_effect
+from dlcheck.engine.build import check_built
+from dlcheck.engine.parts import RecipeParts, as_parts, prepare_parts
+from dlcheck.errors import DlcheckError, InvalidArgument
+from dlcheck.lr_finder.check import check_lr_range
 from dlcheck.recipe import LoadedRecipe
+from dlcheck.verdict import CheckResult, OverallStatus, json_report, overall_status
 
 CHECK_NAMES = (
     "data_sanity",
@@ -71,7 +82,7 @@ class ChecklistReport:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def status(self) -> Literal["pass", "warn", "fail"]:
+    def status(self) -> OverallStatus:
         return overall_status(check.status for check in self.checks)
 
     @property
@@ -95,9 +106,8 @@ class ChecklistReport:
         return counted
 
     def to_json(self, command: str = "babysit") -> dict[str, Any]:
-        """The DESIGN 2.2 document, with ``recipe``, ``seed``, ``device`` and ``seconds`` added."""
-        from dlcheck.report.json_report import json_report
-
+        """The JSON report (:func:`dlcheck.verdict.json_report`), with ``recipe``, ``seed``, ``device`` and
+        ``seconds`` added; ``command`` is ``babysit``, ``init-loss`` or ``overfit``."""
         extra = {"recipe": self.recipe, "seed": self.seed, "device": self.device, "seconds": round(self.seconds, 3)}
         if self.warnings:
             extra["warnings"] = list(self.warnings)
@@ -121,25 +131,23 @@ def _error(name: str, error: BaseException, started: float) -> CheckResult:
     )
 
 
-def prepare_checks(loaded: LoadedRecipe, *, device: str | None = None) -> CheckSubject:
-    """Build a recipe's :class:`CheckSubject` without refusing bad data values, which ``data_sanity`` reports.
+def prepare_checks(loaded: LoadedRecipe, *, device: str | None = None) -> RecipeParts:
+    """Build a recipe's parts without refusing bad data values, which ``data_sanity`` reports.
 
     Structural problems (missing files, a layer that cannot take its input shape, a factory that raises) still
     raise :class:`~dlcheck.errors.DlcheckError`; the match of the model's outputs to the labels is left to
     :func:`finish_preparation`, after ``data_sanity`` has looked at the labels.
     """
-    return prepare_subject(loaded, device=device, check=False)
+    return prepare_parts(loaded, device=device, check=False)
 
 
-def finish_preparation(subject: CheckSubject) -> None:
+def finish_preparation(parts: RecipeParts) -> None:
     """The refusals ``dlcheck train`` makes (empty splits, one class, outputs that do not fit the loss)."""
-    from dlcheck.train.build import check_built
-
-    check_built(subject.data, subject.summary, subject.recipe, trainable=True)
+    check_built(parts.data, parts.summary, parts.recipe, trainable=True)
 
 
 def run_checks(
-    subject: CheckSubject,
+    parts: RecipeParts,
     names: Sequence[str] = CHECK_NAMES,
     *,
     seed: int | None = None,
@@ -147,58 +155,54 @@ def run_checks(
     overfit_samples_per_class: int = thresholds.OVERFIT_SAMPLES_PER_CLASS,
     overfit_steps: int = thresholds.OVERFIT_STEPS,
     loss_threshold: float | None = None,
+    precision: str = "recipe",
     on_check_start: StartCallback | None = None,
     on_check_end: EndCallback | None = None,
 ) -> list[CheckResult]:
-    """Run the named checks on ``subject`` in checklist order; see :func:`babysit`."""
-    from dlcheck.checks.activation_stats import activation_stats
-    from dlcheck.checks.batch_independence import batch_independence
-    from dlcheck.checks.data_sanity import data_sanity
-    from dlcheck.checks.gradient_flow import gradient_flow
-    from dlcheck.checks.initial_loss import initial_loss
-    from dlcheck.checks.overfit_batch import OverfitRun, run_overfit
-    from dlcheck.checks.regularization_effect import regularization_effect
-
+    """Run the named checks on ``parts`` in checklist order; see :func:`babysit`."""
     unknown = [name for name in names if name not in CHECK_NAMES]
     if unknown:
-        raise ValueError(f"unknown checks {unknown}; choose from {CHECK_NAMES}")
+        raise InvalidArgument("checks", f"checks={unknown}: unknown; choose from {', '.join(CHECK_NAMES)}.")
     ordered = [name for name in CHECK_NAMES if name in names]
-    seed = subject.recipe.seed if seed is None else seed
+    seed = parts.recipe.seed if seed is None else seed
     overfit: list[OverfitRun] = []
     blocked: str | None = None  # why the model checks cannot run
 
     def run_overfit_check() -> CheckResult:
         run = run_overfit(
-            subject,
+            parts,
             seed=seed,
             samples_per_class=overfit_samples_per_class,
             steps=overfit_steps,
             loss_threshold=loss_threshold,
+            precision=precision,
         )
         overfit.append(run)
         return run.result
 
     def run_data_check() -> CheckResult:
         nonlocal blocked
-        result = data_sanity(subject)
+        result = data_sanity(parts)
         if result.status == "fail":
             blocked = "skipped: data_sanity failed; fix the data first."
         else:
-            finish_preparation(subject)  # raises a DlcheckError for what the data check cannot fix
+            finish_preparation(parts)  # raises a DlcheckError for what the data check cannot fix
         return result
 
     runners: dict[str, Callable[[], CheckResult]] = {
         "data_sanity": run_data_check,
-        "initial_loss": lambda: initial_loss(subject, seed=seed),
-        "gradient_flow": lambda: gradient_flow(subject, seed=seed),
-        "batch_independence": lambda: batch_independence(subject, seed=seed),
-        "activation_stats": lambda: activation_stats(subject, seed=seed),
+        "initial_loss": lambda: initial_loss(parts, seed=seed),
+        "gradient_flow": lambda: gradient_flow(parts, seed=seed, precision=precision),
+        "batch_independence": lambda: batch_independence(parts, seed=seed),
+        "activation_stats": lambda: activation_stats(parts, seed=seed),
         "overfit_batch": run_overfit_check,
-        "regularization_effect": lambda: regularization_effect(subject, overfit[0] if overfit else None, seed=seed),
-        "lr_range": lambda: _lr_range(subject, seed=seed, quick=quick),
+        "regularization_effect": lambda: regularization_effect(
+            parts, overfit[0] if overfit else None, seed=seed, precision=precision
+        ),
+        "lr_range": lambda: _lr_range(parts, seed=seed, quick=quick),
     }
     if "data_sanity" not in ordered:
-        finish_preparation(subject)
+        finish_preparation(parts)
     results: list[CheckResult] = []
     for index, name in enumerate(ordered):
         if on_check_start is not None:
@@ -223,20 +227,14 @@ def run_checks(
     return results
 
 
-def _lr_range(subject: CheckSubject, *, seed: int, quick: bool) -> CheckResult:
+def _lr_range(parts: RecipeParts, *, seed: int, quick: bool) -> CheckResult:
     if quick:
-        return _skip("lr_range", "skipped with --quick (the LR range test is the slowest step).")
-    try:
-        from dlcheck.lr_finder import lr_range_check
-    except ImportError:
-        return _skip("lr_range", "The LR range test is not available in this installation.")
-    result = lr_range_check(subject, seed=seed)
-    assert isinstance(result, CheckResult)
-    return dataclasses.replace(result, name="lr_range") if result.name != "lr_range" else result
+        return _skip("lr_range", "skipped with quick=True (--quick): the LR range test is the slowest step.")
+    return check_lr_range(parts, seed=seed)
 
 
 def babysit(
-    recipe_or_path: str | Path | LoadedRecipe | CheckSubject,
+    recipe_or_path: str | Path | LoadedRecipe | RecipeParts,
     *,
     quick: bool = False,
     seed: int | None = None,
@@ -244,6 +242,7 @@ def babysit(
     overfit_steps: int = thresholds.OVERFIT_STEPS,
     loss_threshold: float | None = None,
     checks: Sequence[str] = CHECK_NAMES,
+    precision: str = "recipe",
     on_check_start: StartCallback | None = None,
     on_check_end: EndCallback | None = None,
     overrides: Sequence[str] = (),
@@ -252,8 +251,8 @@ def babysit(
 
     Parameters
     ----------
-    recipe_or_path : str, pathlib.Path, LoadedRecipe or CheckSubject
-        A recipe file, an already loaded recipe, or a prepared subject.
+    recipe_or_path : str, pathlib.Path, LoadedRecipe or RecipeParts
+        A recipe file, a recipe loaded with :func:`dlcheck.load_recipe`, or its parts already built.
     quick : bool
         Skip the LR range test (the slowest step).
     seed : int, optional
@@ -266,6 +265,10 @@ def babysit(
         Absolute loss at which the tiny batch counts as fitted (default: 2% of its initial loss).
     checks : sequence of str
         A subset of :data:`CHECK_NAMES` (``dlcheck init-loss`` runs two of them); always run in checklist order.
+    precision : {"recipe", "fp32"}
+        The checks that train (gradient flow, overfit, regularisation, the LR range test) take the recipe's own
+        optimiser step, in its ``train.precision``: they judge the step training will take. ``"fp32"`` runs the
+        first three in full precision instead (the range test always runs the recipe's step).
     on_check_start, on_check_end : callable, optional
         Called with ``(name, index, total)`` before and with the :class:`CheckResult` after each check (progress
         displays).
@@ -283,32 +286,24 @@ def babysit(
         When the recipe, its data or its model cannot be used at all (the CLI's exit code 2).
     """
     started = time.perf_counter()
-    if isinstance(recipe_or_path, CheckSubject):
-        subject = recipe_or_path
-    else:
-        if isinstance(recipe_or_path, LoadedRecipe):
-            loaded = recipe_or_path
-        else:
-            from dlcheck.recipe import load_recipe
-
-            loaded = load_recipe(Path(recipe_or_path), list(overrides))
-        subject = prepare_checks(loaded)
+    parts = as_parts(recipe_or_path, overrides=overrides, check=False)  # bad data values are data_sanity's to report
     results = run_checks(
-        subject,
+        parts,
         checks,
         seed=seed,
         quick=quick,
         overfit_samples_per_class=overfit_samples_per_class,
         overfit_steps=overfit_steps,
         loss_threshold=loss_threshold,
+        precision=precision,
         on_check_start=on_check_start,
         on_check_end=on_check_end,
     )
     return ChecklistReport(
         checks=results,
-        recipe=str(subject.loaded.path),
-        seed=subject.recipe.seed if seed is None else seed,
-        device=str(subject.device),
+        recipe=str(parts.loaded.path),
+        seed=parts.recipe.seed if seed is None else seed,
+        device=str(parts.device),
         seconds=time.perf_counter() - started,
-        warnings=list(subject.warnings),
+        warnings=list(parts.warnings),
     )

@@ -1,13 +1,26 @@
-"""Penalties and constraints on weights, and gradient clipping.
+"""Penalties and constraints on weights, gradient clipping, and which parameters count as weights.
 
-Only the weights of linear and convolution layers are penalised or constrained: biases and the scale and
-shift of normalisation layers are not "weights" in the sense of these methods (see the weight-decay note
-in :mod:`dlcheck.train.optimizers`).
+Only the weights of linear, bilinear and convolution layers are penalised or constrained (:data:`WEIGHT_LAYER_TYPES`):
+biases and the scale and shift of normalisation layers are not "weights" in the sense of these methods (see the
+weight-decay note in :mod:`dlcheck.engine.optimizers`). The same list tells the activation-statistics check which
+layers are weight layers.
+
+The gradient-flow check asks a wider question of single tensors, which :func:`matrix_weights` answers: any
+parameter of two or more dimensions that multiplies its input (an attention block's ``in_proj_weight`` or a custom
+layer's raw ``nn.Parameter`` too), but not an embedding table, whose rows are looked up rather than multiplied.
 """
 
 from __future__ import annotations
 
-__all__ = ["WEIGHT_LAYER_TYPES", "apply_max_norm", "clip_gradients", "gradient_norm", "l1_penalty", "weight_layers"]
+__all__ = [
+    "WEIGHT_LAYER_TYPES",
+    "apply_max_norm",
+    "clip_gradients",
+    "gradient_norm",
+    "l1_penalty",
+    "matrix_weights",
+    "weight_layers",
+]
 
 from collections.abc import Iterable, Iterator
 
@@ -18,6 +31,7 @@ from dlcheck.recipe.schema import GradientClipConfig
 
 WEIGHT_LAYER_TYPES: tuple[type[nn.Module], ...] = (
     nn.Linear,
+    nn.Bilinear,
     nn.Conv1d,
     nn.Conv2d,
     nn.Conv3d,
@@ -35,6 +49,20 @@ def weight_layers(model: nn.Module) -> Iterator[nn.Module]:
         if isinstance(module, WEIGHT_LAYER_TYPES) and id(module.weight) not in seen:
             seen.add(id(module.weight))
             yield module
+
+
+def matrix_weights(model: nn.Module) -> set[int]:
+    """The ``id`` of every parameter of ``model`` that multiplies its input: two or more dimensions, not an
+    embedding table.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
+    >>> sorted(name for name, parameter in model.named_parameters() if id(parameter) in matrix_weights(model))
+    ['1.weight']
+    """
+    tables = {id(module.weight) for module in model.modules() if isinstance(module, (nn.Embedding, nn.EmbeddingBag))}
+    return {id(parameter) for parameter in model.parameters() if parameter.ndim >= 2 and id(parameter) not in tables}
 
 
 def _weight_of(module: nn.Module) -> torch.Tensor:

@@ -15,16 +15,20 @@ from typing import Any
 
 import torch
 
+from dlcheck.data import DataBundle, load_data
+from dlcheck.data.bundle import split_size
+from dlcheck.engine.losses import is_classification_loss
 from dlcheck.errors import DataError, ModelError
-from dlcheck.recipe import LoadedRecipe
-from dlcheck.train.losses import is_classification_loss
+from dlcheck.model import ModelSummary, check_output_shape, summarize_model
+from dlcheck.model.build import build_model
+from dlcheck.recipe import LoadedRecipe, Recipe
 
 
 @dataclass
 class BuiltRecipe:
-    data: Any  # dlcheck.data.DataBundle
+    data: DataBundle
     model: torch.nn.Module  # on the CPU, initialised
-    summary: Any  # dlcheck.model.ModelSummary
+    summary: ModelSummary
     warnings: list[str] = field(default_factory=list)  # valid but probably not what the user meant
 
 
@@ -34,9 +38,6 @@ def build_data_and_model(loaded: LoadedRecipe, *, check: bool = True) -> BuiltRe
     ``check=False`` leaves the value checks to the caller (the checklist reports bad data as a failed
     ``data_sanity`` check rather than refusing it); call :func:`check_built` later.
     """
-    from dlcheck.data import load_data
-    from dlcheck.model import build_model, summarize_model
-
     recipe = loaded.recipe
     data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
     if check:  # before the model: bad data fails fast
@@ -48,10 +49,8 @@ def build_data_and_model(loaded: LoadedRecipe, *, check: bool = True) -> BuiltRe
     return BuiltRecipe(data, model, summary, recipe_warnings(recipe, data))
 
 
-def check_built(data: Any, summary: Any, recipe: Any, *, trainable: bool = False) -> None:
+def check_built(data: DataBundle, summary: ModelSummary, recipe: Recipe, *, trainable: bool = False) -> None:
     """Refuse a model whose outputs do not fit the data and loss (and, with ``trainable``, untrainable data)."""
-    from dlcheck.model import check_output_shape
-
     if trainable:
         check_trainable(data, recipe)
     if is_classification_loss(recipe.loss) and data.num_classes is None:
@@ -67,10 +66,10 @@ def check_built(data: Any, summary: Any, recipe: Any, *, trainable: bool = False
     )
 
 
-def recipe_warnings(recipe: Any, data: Any) -> list[str]:
+def recipe_warnings(recipe: Recipe, data: DataBundle) -> list[str]:
     """Settings that are valid but rarely meant, now that the data's size is known."""
     warnings: list[str] = []
-    train_size = _length(data.train)
+    train_size = split_size(data.train)
     batch_size = recipe.train.batch_size
     if batch_size > train_size:
         warnings.append(
@@ -98,9 +97,9 @@ def recipe_warnings(recipe: Any, data: Any) -> list[str]:
             f"train.channels_last has no effect: the inputs are {tuple(data.input_shape)}, not (C, H, W) images; "
             "remove it."
         )
-    if data.val is not None and 0 < _length(data.val) < 20:
+    if data.val is not None and 0 < split_size(data.val) < 20:
         warnings.append(
-            f"the validation split has only {_length(data.val)} samples: its loss and accuracy will be noisy "
+            f"the validation split has only {split_size(data.val)} samples: its loss and accuracy will be noisy "
             "(and early stopping with it); use more data or a larger data.val_fraction."
         )
     return warnings
@@ -113,19 +112,15 @@ def _target_shape(data: Any) -> tuple[int, ...]:
     return tuple(torch.as_tensor(target).shape)
 
 
-def _length(split: Any) -> int:
-    return int(split[0].shape[0]) if isinstance(split, tuple) else len(split)
-
-
-def check_trainable(data: Any, recipe: Any) -> None:
+def check_trainable(data: DataBundle, recipe: Recipe) -> None:
     """Refuse data no run can learn from: non-finite inputs, an empty split, a single class."""
-    if _length(data.train) == 0:
+    if split_size(data.train) == 0:
         raise DataError(
             f"data ({data.source}): the training split is empty; use more samples or a smaller val_fraction."
         )
-    if data.val is not None and _length(data.val) == 0:
+    if data.val is not None and split_size(data.val) == 0:
         raise DataError(
-            f"data.val_fraction = {recipe.data.val_fraction} of {_length(data.train)} samples leaves an empty "
+            f"data.val_fraction = {recipe.data.val_fraction} of {split_size(data.train)} samples leaves an empty "
             "validation split; use more samples, a larger val_fraction, or val_fraction: 0 (no validation)."
         )
     for name, split in (("training", data.train), ("validation", data.val)):

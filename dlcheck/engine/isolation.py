@@ -1,5 +1,9 @@
 """Leave the user's objects exactly as they were: snapshot, restore in ``finally``, and prove it with a checksum.
 
+Two ways, one module: :class:`StateGuard` trains the caller's own model and optimiser in place and puts them back
+(the LR finder, the gradient-flow probe of a caller's optimiser); :func:`probe_copy` trains a deep copy and
+leaves the original alone (the checks that probe a model without its optimiser).
+
 State contamination is the most common correctness complaint about LR finders (Lightning #6675 and #9672,
 torch-lr-finder #11, fastai #3185; research section 5.1). :class:`StateGuard` snapshots, **on the CPU** (no
 extra GPU memory, unlike torch-lr-finder's in-memory cache):
@@ -16,7 +20,7 @@ and optimiser taken before and after: :attr:`StateGuard.report` says whether the
 
 from __future__ import annotations
 
-__all__ = ["ChecksumReport", "StateGuard", "state_checksum"]
+__all__ = ["ChecksumReport", "StateGuard", "probe_copy", "state_checksum"]
 
 import copy
 import hashlib
@@ -28,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from dlcheck.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -194,3 +200,21 @@ class StateGuard:
         self.restore()
         after = state_checksum(self.model, self.optimizer)
         self.report = ChecksumReport(self._checksum, after, rng_restored=_RngStates.capture().same_as(self._rng))
+
+
+def probe_copy(model: nn.Module) -> nn.Module:
+    """A deep copy to probe (train mode, optimiser steps, hooks) without touching the caller's model.
+
+    Raises
+    ------
+    InvalidArgument
+        When the model cannot be copied (it holds an open file, a lock, a generator...).
+    """
+    try:
+        return copy.deepcopy(model)
+    except Exception as error:
+        raise InvalidArgument(
+            "model",
+            f"model={type(model).__name__}: cannot be copied with copy.deepcopy ({type(error).__name__}: {error}); "
+            "pass a function that builds the model instead, or make the model copyable.",
+        ) from error

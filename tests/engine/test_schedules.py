@@ -11,9 +11,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from dlcheck.errors import RecipeError
-from dlcheck.recipe.schema import ScheduleConfig, WarmupConfig
-from dlcheck.train.schedules import (
+from dlcheck.engine.schedules import (
     LearningRateController,
     PlateauReducer,
     lr_multiplier,
@@ -21,6 +19,8 @@ from dlcheck.train.schedules import (
     total_intervals,
     warmup_intervals,
 )
+from dlcheck.errors import RecipeError
+from dlcheck.recipe.schema import ScheduleConfig, WarmupConfig
 
 BASE_LR = 0.1
 

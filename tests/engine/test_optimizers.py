@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from dlcheck.engine.optimizers import OPTIMIZER_NAMES, build_optimizer, describe_param_groups
 from dlcheck.errors import RecipeError
 from dlcheck.recipe.schema import OptimizerConfig
-from dlcheck.train.optimizers import OPTIMIZER_NAMES, build_optimizer, describe_param_groups
 
 
 class TinyNet(nn.Module):

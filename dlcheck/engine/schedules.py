@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 import torch
 
+from dlcheck.engine.metrics import monitored_value
+from dlcheck.engine.plateau import PlateauReducer
 from dlcheck.errors import RecipeError, RecipeIssue
 from dlcheck.recipe.schema import ScheduleConfig, WarmupConfig
-from dlcheck.train.early_stopping import monitored_value
-from dlcheck.train.plateau import PlateauReducer
 
 # torch.optim.lr_scheduler.OneCycleLR defaults, which the recipe does not expose.
 ONE_CYCLE_DIV_FACTOR = 25.0

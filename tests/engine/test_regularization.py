@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from dlcheck.engine.regularization import apply_max_norm, clip_gradients, gradient_norm, l1_penalty
 from dlcheck.recipe.schema import GradientClipConfig
-from dlcheck.train.regularization import apply_max_norm, clip_gradients, gradient_norm, l1_penalty
 
 
 def _filled(layer: nn.Module, weight: float, bias: float) -> nn.Module:
