@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.dlcheck-installed
 # multi-GB CUDA build. Set TORCH_SPEC (e.g. `make demo TORCH_SPEC=torch`) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint format bench bench-gpu clean
+.PHONY: demo test test-fast lint format bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Everything but the tests marked slow (torchrun launches, a real Lightning run, the full checklist).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check dlcheck tests benchmarks
 	$(BIN)/ruff format --check dlcheck tests benchmarks
 	$(BIN)/mypy dlcheck
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format dlcheck tests benchmarks

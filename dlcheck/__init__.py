@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlcheck._lazy import attach
-
-__version__ = "0.1.0"
+from dlcheck._version import __version__
 
 if TYPE_CHECKING:
     from dlcheck.checklist import babysit

@@ -1,4 +1,5 @@
-"""The Typer application, the global options, and the mapping of errors to exit codes (DESIGN 2.1)."""
+"""The Typer application, the global options, and the mapping of errors to exit codes (0 ok, 1 a check failed,
+2 unusable input, 130 interrupted)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from dlcheck import __version__
-from dlcheck.errors import InputError
+from dlcheck._version import __version__
+from dlcheck.errors import DlcheckError, InputError
+from dlcheck.report.console import render_error
 
 app = typer.Typer(
     name="dlcheck",
@@ -53,9 +55,7 @@ def _debug_first(arguments: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console-script entry point: run the app and map errors to exit codes (DESIGN 2.1)."""
-    from dlcheck.errors import DlcheckError
-
+    """Console-script entry point: run the app and map errors to exit codes (0, 1, 2 and 130; see README)."""
     arguments = _debug_first(sys.argv[1:])
     _state["debug"] = "--debug" in arguments[:1]
     try:
@@ -65,8 +65,6 @@ def main() -> None:
     except DlcheckError as error:
         if _state["debug"]:
             raise
-        from dlcheck.report.console import render_error
-
         render_error(error)
         sys.exit(error.exit_code)
     except typer.Exit as exit_:
@@ -79,8 +77,6 @@ def main() -> None:
     except OSError as error:  # a path the user gave cannot be read or written
         if _state["debug"] or error.filename is None:
             raise
-        from dlcheck.report.console import render_error
-
         render_error(InputError(f"{error.filename}: {error.strerror or error}. Check the path and its permissions."))
         sys.exit(2)
     except Exception as error:

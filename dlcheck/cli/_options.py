@@ -28,8 +28,6 @@ from rich.console import Console, RenderableType
 
 from dlcheck.errors import DataError, InputError, ModelError
 from dlcheck.report.console import stdout_console
-from dlcheck.report.json_report import write_json
-from dlcheck.report.junit import write_junit
 from dlcheck.verdict import Verdict
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe file (YAML).", metavar="RECIPE", show_default=False)]
@@ -114,6 +112,9 @@ def emit(
 ) -> None:
     """The one way a judging command ends: print the report, write ``--json`` and ``--junit``, exit with the
     verdict's code (0 pass or warn, 1 fail or, with ``--strict``, warn)."""
+    from dlcheck.report.json_report import write_json  # json and xml.etree: `dlcheck --help` needs neither
+    from dlcheck.report.junit import write_junit
+
     (console or stdout_console()).print(renderable)
     if json_path is not None:
         write_json(verdict.to_json(command), json_path)

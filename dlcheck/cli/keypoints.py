@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from dlcheck.cli._app import app
 from dlcheck.cli._options import check_writable
 from dlcheck.errors import InputError
+from dlcheck.report.console import stdout_console
 
 _METHODS = {"anms": "anms", "strongest": "strongest", "min-distance": "min_distance"}
 
@@ -54,8 +56,8 @@ def keypoints(
         raise InputError(f"--harris-method {harris_method!r}: expected k or eps.")
     for path, option in ((out, "--out"), (json_path, "--json"), (csv_path, "--csv")):
         check_writable(path, option)
+    # Imported here, not at the top: numpy and scikit-image, which `dlcheck --help` must not pay for.
     from dlcheck.keypoints import analyse_image, load_image
-    from dlcheck.report.console import stdout_console
     from dlcheck.report.keypoints import keypoints_csv, keypoints_json, keypoints_table, overlay_image, save_png
 
     methods = ["strongest", "min_distance", "anms"] if compare else [_METHODS[method]]
@@ -83,8 +85,6 @@ def keypoints(
             save_png(overlay_image(analysis), target)
             console.print(f"overlay {target}", style="dim")
     if json_path is not None:
-        import json
-
         json_path.write_text(json.dumps(keypoints_json(analyses), indent=2) + "\n", encoding="utf-8")
     if csv_path is not None:
         csv_path.write_text(keypoints_csv(analyses), encoding="utf-8")

@@ -24,6 +24,7 @@ from dlcheck.cli._options import (
 )
 from dlcheck.errors import InputError
 from dlcheck.lr_finder import thresholds
+from dlcheck.report.console import stdout_console
 
 if TYPE_CHECKING:
     from dlcheck.lr_finder.range_test import Mode
@@ -126,7 +127,6 @@ def lr_find(
     # Imported here, not at the top: torch, pydantic and matplotlib, which `dlcheck --help` must not pay for.
     from dlcheck.lr_finder.workflow import lr_find as run_lr_find
     from dlcheck.recipe import load_recipe
-    from dlcheck.report.console import stdout_console
     from dlcheck.report.lr_finder import lr_find_report, save_lr_plot, write_lr_scalars
     from dlcheck.report.plotting import require_matplotlib
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from dlcheck.cli._app import recipe_app
 from dlcheck.cli._options import RecipeArgument, SetOption, naming_the_recipe
+from dlcheck.report.console import stdout_console
 
 
 @recipe_app.command("check")
@@ -22,15 +24,14 @@ def recipe_check(
 
     Example: dlcheck recipe check recipes/digits_mlp.yaml
     """
-    from dlcheck.recipe import load_recipe
-    from dlcheck.report.console import stdout_console
+    from dlcheck.recipe import load_recipe  # pydantic: not for `dlcheck --help`
 
     loaded = load_recipe(recipe, set_ or ())
     console = stdout_console()
     if not build:
         console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
         return
-    from dlcheck.engine.build import build_data_and_model
+    from dlcheck.engine.build import build_data_and_model  # torch: only when the data and model are built
 
     with naming_the_recipe(loaded.path):
         built = build_data_and_model(loaded)
@@ -51,7 +52,7 @@ def recipe_show(recipe: RecipeArgument, set_: SetOption = None) -> None:
 
     Example: dlcheck recipe show recipes/digits_mlp.yaml --set optimizer.lr=0.01
     """
-    from dlcheck.recipe import load_recipe, recipe_to_yaml
+    from dlcheck.recipe import load_recipe, recipe_to_yaml  # pydantic: not for `dlcheck --help`
 
     loaded = load_recipe(recipe, set_ or ())
     typer.echo(recipe_to_yaml(loaded.recipe), nl=False)
@@ -60,8 +61,6 @@ def recipe_show(recipe: RecipeArgument, set_: SetOption = None) -> None:
 @recipe_app.command("schema")
 def recipe_schema() -> None:
     """Print the recipe JSON schema (for editors and documentation)."""
-    import json
-
-    from dlcheck.recipe import recipe_json_schema
+    from dlcheck.recipe import recipe_json_schema  # pydantic: not for `dlcheck --help`
 
     typer.echo(json.dumps(recipe_json_schema(), indent=2))

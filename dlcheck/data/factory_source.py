@@ -20,14 +20,13 @@ from torch.utils.data import Dataset
 
 from dlcheck.data._targets import as_input_tensor, as_target_tensor
 from dlcheck.errors import DataError, DlcheckError
+from dlcheck.recipe.factory import resolve_factory
 
 _KEY = "data.factory"
 Split = tuple[torch.Tensor, torch.Tensor] | Dataset
 
 
 def _resolve(spec: str, *, directory: Path, args: dict[str, Any]) -> Callable[..., Any]:
-    from dlcheck.recipe.factory import resolve_factory
-
     return resolve_factory(spec, directory=directory, key=_KEY, args=args)
 
 

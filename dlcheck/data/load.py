@@ -18,10 +18,17 @@ import torch
 from dlcheck.data._dataset_scan import DatasetScan, scan_dataset
 from dlcheck.data._paths import resolve_data_path
 from dlcheck.data._targets import count_classes
+from dlcheck.data.array_files import read_npz, read_pt
 from dlcheck.data.augment import check_augment_shape
 from dlcheck.data.bundle import DataBundle, Split, split_size
+from dlcheck.data.csv_file import read_csv
+from dlcheck.data.digits import load_digits
+from dlcheck.data.factory_source import load_factory
+from dlcheck.data.image_folder import scan_image_folder
 from dlcheck.data.normalization import Normalization, normalization_from_tensor
+from dlcheck.data.shapes import make_shapes
 from dlcheck.data.split import split_indices
+from dlcheck.data.synthetic import make_points
 from dlcheck.errors import DataError
 from dlcheck.recipe.schema import FILE_SOURCES, SYNTHETIC_SOURCES, DataConfig
 
@@ -34,20 +41,14 @@ def _read_in_memory(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
     source = config.source
     if source == "digits":
-        from dlcheck.data.digits import load_digits
-
         images, labels, names = load_digits()
         return torch.from_numpy(images), torch.from_numpy(labels), names
     if source == "shapes":
-        from dlcheck.data.shapes import make_shapes
-
         images, labels, names = make_shapes(
             samples=config.samples, classes=config.classes, image_size=config.image_size, noise=config.noise, seed=seed
         )
         return torch.from_numpy(images), torch.from_numpy(labels), names
     if source in ("spirals", "blobs", "moons", "xor"):
-        from dlcheck.data.synthetic import make_points
-
         points, labels = make_points(
             source, samples=config.samples, classes=config.classes, noise=config.noise, seed=seed
         )
@@ -55,16 +56,10 @@ def _read_in_memory(
     assert source is not None
     path = resolve_data_path(config.path, directory=directory, source=source)
     if source == "npz":
-        from dlcheck.data.array_files import read_npz
-
         return read_npz(path, inputs_key=config.inputs, target_key=config.target)
     if source == "pt":
-        from dlcheck.data.array_files import read_pt
-
         return read_pt(path, inputs_key=config.inputs, target_key=config.target)
     if source == "csv":
-        from dlcheck.data.csv_file import read_csv
-
         return read_csv(path, features=config.features, target=config.target)
     raise DataError(f"data.source: unknown source {source!r}; choose one of {', '.join(SOURCES)}")  # pragma: no cover
 
@@ -109,8 +104,6 @@ def _from_tensors(
 
 
 def _from_image_folder(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
-    from dlcheck.data.image_folder import scan_image_folder
-
     root = resolve_data_path(config.path, directory=directory, source="image_folder", folder=True)
     dataset = scan_image_folder(root, image_size=config.image_size, grayscale=config.grayscale)
     labels = dataset.targets.numpy() if config.stratify else None
@@ -163,8 +156,6 @@ def _split_facts(
 
 
 def _from_factory(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
-    from dlcheck.data.factory_source import load_factory
-
     assert config.factory is not None
     train, val = load_factory(config.factory, dict(config.args), directory=directory)
     auto = config.normalize == "auto"

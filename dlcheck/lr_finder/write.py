@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlcheck.errors import InputError, InvalidArgument
+from dlcheck.recipe import parse_recipe
 from dlcheck.recipe.yaml12 import YamlDocument, read_yaml
 
 _SCALAR_END = set(",}]#\n\r")
@@ -141,8 +142,6 @@ def write_learning_rate(path: Path, lr: float) -> WriteOutcome:
         When the recipe sets ``schedule.max_lr`` for a one-cycle schedule (``optimizer.lr`` would not be the
         peak; edit that key by hand), or the edited text would not validate to the same recipe.
     """
-    from dlcheck.recipe import parse_recipe
-
     if not (math.isfinite(lr) and lr > 0):
         raise InvalidArgument("lr", f"lr={lr}: no learning rate to write.")
     text = path.read_text(encoding="utf-8")

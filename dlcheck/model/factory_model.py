@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from dlcheck.errors import DlcheckError, ModelError
+from dlcheck.recipe.factory import resolve_factory
 
 _KEY = "model.factory"
 
@@ -62,6 +63,4 @@ def build_factory_model(spec: str, args: dict[str, Any], *, directory: Path) -> 
 
 
 def _resolve(spec: str, *, directory: Path, args: dict[str, Any]) -> Callable[..., Any]:
-    from dlcheck.recipe.factory import resolve_factory
-
     return resolve_factory(spec, directory=directory, key=_KEY, args=args)

@@ -74,9 +74,9 @@ def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSumm
         When a factory model fails on inputs of this shape or returns something other than one tensor; the
         message names ``model.factory``, the batch shape fed and the exception.
     """
-    import torch
+    import torch  # here: ModelSummary itself is read without torch (reports, the command line)
 
-    from dlcheck.model.stack import LayerStack
+    from dlcheck.model.stack import LayerStack  # imports torch, as above
 
     children = list(model.named_children())
     recorded: dict[str, tuple[int, ...]] = {}
@@ -121,7 +121,7 @@ def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSumm
 
 def _recorder(recorded: dict[str, tuple[int, ...]], name: str) -> Any:
     def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-        import torch
+        import torch  # torch-free module: see summarize_model
 
         # the first call counts; a tuple output (e.g. an LSTM's) shows its first tensor
         tensor = output[0] if isinstance(output, (tuple, list)) and output else output
@@ -132,7 +132,7 @@ def _recorder(recorded: dict[str, tuple[int, ...]], name: str) -> Any:
 
 
 def _row(model: nn.Module, name: str, child: nn.Module, recorded: dict[str, tuple[int, ...]]) -> LayerRow:
-    from dlcheck.model.stack import LayerStack
+    from dlcheck.model.stack import LayerStack  # torch-free module: see summarize_model
 
     parameters = sum(parameter.numel() for parameter in child.parameters())
     shape = recorded.get(name, ())

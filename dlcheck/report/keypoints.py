@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from dlcheck import __version__
+from dlcheck._version import __version__
 from dlcheck.keypoints.analysis import ImageAnalysis
+from dlcheck.keypoints.images import draw_overlay
 
 # One colour per method, readable on photographs and on black-and-white patterns.
 METHOD_COLORS: dict[str, tuple[int, int, int]] = {
@@ -117,8 +118,6 @@ def keypoints_csv(analyses: list[ImageAnalysis]) -> str:
 
 def overlay_image(analysis: ImageAnalysis, *, radius: int = 4, gap: int = 8) -> np.ndarray:
     """Each method's keypoints drawn on the image, methods side by side (RGB uint8, (H, W*k + gap*(k-1), 3))."""
-    from dlcheck.keypoints.images import draw_overlay
-
     panels = [
         draw_overlay(
             analysis.image, selection.coords, color=METHOD_COLORS.get(selection.method, (255, 0, 0)), radius=radius

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from dlcheck import __version__
+from dlcheck._version import __version__
 from dlcheck.formatting import fixed
 from dlcheck.train.events import EpochRecord, RunInfo, StepRecord, TrainingEvents
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from dlcheck import __version__
+from dlcheck._version import __version__
 from dlcheck.train.checkpoint import RunDirectory, copy_checkpoint, serialize_checkpoint, write_checkpoint_bytes
 from dlcheck.train.loggers import MetricLogger
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dlcheck import __version__
+from dlcheck._version import __version__
 from dlcheck.seeding import Purpose, derive_seed
 from dlcheck.train.records import Progress
 from dlcheck.train.setup import TrainingSetup
