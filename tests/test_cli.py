@@ -162,6 +162,7 @@ def _write_images(folder: Path) -> None:
             io.imsave(folder / label / f"{index}.png", image, check_contrast=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.name)
 def test_every_bundled_recipe_trains_shortened(recipe: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -191,6 +192,7 @@ def test_every_bundled_recipe_trains_shortened(recipe: Path, tmp_path: Path, cap
     assert "status" in out
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_a_checkpoint_and_resume_auto_finishes(tmp_path: Path) -> None:
     recipe = tmp_path / "slow.yaml"
     recipe.write_text(
@@ -290,3 +292,13 @@ def test_valid_but_unlikely_settings_are_warned_about(tmp_path: Path, capsys, mo
     )
     assert code == 0 and "warning:" in out  # shown even with --quiet
     assert len(json.loads(report.read_text())["warnings"]) == 2
+
+
+def test_library_errors_are_said_with_the_command_line_options() -> None:
+    from dlcheck.cli._options import naming_options
+    from dlcheck.errors import InvalidArgument
+
+    options = {"start_lr": "--start-lr", "end_lr": "--end-lr", "write": "--write"}
+    with pytest.raises(InvalidArgument) as raised, naming_options(options):
+        raise InvalidArgument("end_lr", "end_lr=0.5: must be larger than start_lr=1; write=True needs a suggestion.")
+    assert str(raised.value) == "--end-lr 0.5: must be larger than --start-lr 1; --write needs a suggestion."

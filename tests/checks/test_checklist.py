@@ -39,6 +39,7 @@ def test_regularisation_is_compared_where_the_recipe_has_some() -> None:
     assert spirals["regularization_effect"].status == "skip"
 
 
+@pytest.mark.slow
 def test_full_checklist_ends_with_the_lr_range_test() -> None:
     report = babysit(ROOT / "recipes" / "spirals_mlp.yaml")
     assert report["lr_range"].status in ("pass", "warn", "fail"), report["lr_range"].summary

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dlcheck.curves.diagnosis import diagnose
 from dlcheck.curves.live import LiveMonitor, SpikeRecorder
@@ -149,6 +150,7 @@ def test_train_records_the_samples_of_a_corrupt_batch(tmp_path: Path, capsys, mo
     assert [finding.metrics["peak_step"] for finding in result.findings if finding.kind == "spike"] == [record["step"]]
 
 
+@pytest.mark.slow
 def test_a_healthy_dlcheck_run_is_diagnosed_with_its_own_facts(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, monkeypatch, "train", str(_recipe(tmp_path, HEALTHY, "tiny")), "--quiet")

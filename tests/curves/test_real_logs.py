@@ -137,6 +137,7 @@ def test_a_corrupt_batch_is_a_spike_at_its_step(format_name: str, step: int, tmp
     assert result.status == "pass"  # one spike that recovered does not fail the run (info)
 
 
+@pytest.mark.slow
 def test_a_real_lightning_run_is_read_from_its_csv_and_tensorboard_logs(tmp_path: Path) -> None:
     pytest.importorskip("pytorch_lightning")
     from .lightning_run import train_with_lightning

@@ -58,6 +58,7 @@ def _assert_same_training(one: Path, two: Path) -> None:
         torch.testing.assert_close(parameters_two[name], value, rtol=1e-5, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow
 def test_two_processes_under_torchrun_train_like_one(tmp_path: Path) -> None:
     """The global batch is split over 2 gloo processes: same steps, same losses, same final parameters."""
     (tmp_path / "recipe.yaml").write_text(RECIPE)
@@ -74,6 +75,7 @@ def test_two_processes_under_torchrun_train_like_one(tmp_path: Path) -> None:
     _assert_same_training(tmp_path / "one", tmp_path / "two")
 
 
+@pytest.mark.slow
 def test_a_run_resumes_at_an_epoch_end_with_another_number_of_processes(tmp_path: Path) -> None:
     """1 process trains epoch 1, 2 processes resume it for epoch 2: the same as 1 process for both epochs."""
     (tmp_path / "recipe.yaml").write_text(RECIPE)

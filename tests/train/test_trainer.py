@@ -68,6 +68,7 @@ def _history(result) -> list[dict[str, float]]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
 
 
+@pytest.mark.slow
 def test_digits_mlp_learns_and_writes_a_complete_run_directory(tmp_path: Path) -> None:
     recipe = Path(__file__).parents[2] / "recipes" / "digits_mlp.yaml"
     from dlcheck.recipe import load_recipe
@@ -89,6 +90,7 @@ def test_digits_mlp_learns_and_writes_a_complete_run_directory(tmp_path: Path) -
     assert any(r["kind"] == "step" and "lr" in r for r in records)
 
 
+@pytest.mark.slow
 def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     loaded = _loaded(DIGITS_CNN, tmp_path)
     full = Trainer(loaded, run_directory=tmp_path / "full", handle_signals=False).run()
@@ -112,6 +114,7 @@ def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Path)
     assert [r["step"] for r in lines(tmp_path / "cut")] == [r["step"] for r in lines(tmp_path / "full")]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_the_last_epoch_checkpoint_exactly(tmp_path: Path) -> None:
     loaded = _loaded(DIGITS_CNN, tmp_path)
     full = Trainer(loaded, run_directory=tmp_path / "full", handle_signals=False).run()
@@ -223,6 +226,7 @@ def test_cuda_run_with_fp16_mixed(tmp_path: Path) -> None:
     assert result.final_metrics["val/accuracy"] > 0.8
 
 
+@pytest.mark.slow
 def test_max_steps_mid_epoch_keeps_the_position_and_resumes_exactly(tmp_path: Path) -> None:
     loaded = _loaded(DIGITS_CNN, tmp_path)
     full = Trainer(loaded, run_directory=tmp_path / "full", handle_signals=False).run()
