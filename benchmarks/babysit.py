@@ -51,9 +51,10 @@ def overfit_side_by_side(repeats: int, steps: int) -> tuple[list[float], list[fl
     from torch import nn
 
     from dlcheck.checklist import prepare_checks
-    from dlcheck.checks._fitting import fit_batch
+    from dlcheck.checks._fitting import fit_batch, fitting_step
     from dlcheck.checks._probe import disable_dropout
     from dlcheck.checks.overfit_batch import select_tiny_batch
+    from dlcheck.engine.step import PLAIN
     from dlcheck.recipe import load_recipe
 
     parts = prepare_checks(load_recipe(RECIPE), device="cpu")
@@ -69,12 +70,10 @@ def overfit_side_by_side(repeats: int, steps: int) -> tuple[list[float], list[fl
         model = fresh()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         started = time.perf_counter()
+        step = fitting_step(model, optimizer, loss_function, "cross_entropy", PLAIN)
         history = fit_batch(
-            model,
-            optimizer,
-            loss_function,
-            inputs,
-            targets,
+            step,
+            lambda index: (inputs, targets),
             steps=steps,
             loss_name="cross_entropy",
             seed=0,

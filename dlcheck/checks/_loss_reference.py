@@ -2,7 +2,7 @@
 
 Three references, each evaluated by calling the user's loss on outputs we make up for the real targets, so
 that every option of the loss (label smoothing, class weights, Huber's delta, reduction) is accounted for
-without a formula per case (research note, section 6):
+without a formula per case:
 
 - *chance*: all outputs zero. Uniform class probabilities: ``log C`` for cross-entropy whatever the label
   prior, ``ln 2`` per output for BCE with logits; ``mean(y**2)`` for MSE, ``mean(|y|)`` for L1.

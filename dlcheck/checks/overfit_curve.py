@@ -1,7 +1,7 @@
 """How a tiny-batch loss curve failed, and what that usually means.
 
 The failure signatures of "overfit a single batch" from Full Stack Deep Learning's troubleshooting lecture
-(Josh Tobin), as summarised in the research note (section 6): the loss goes up, explodes, oscillates,
+(Josh Tobin): the loss goes up, explodes, oscillates,
 stays flat, or plateaus above a floor; plus "still falling", a budget too short for the learning rate.
 """
 

@@ -4,8 +4,8 @@ The numbers were set from first principles (what a healthy initialisation or tra
 not by fitting a test zoo: each comment says what a healthy model gives and how far from it a value must
 be before a check speaks. Sources: Karpathy, "A Recipe for Training Neural Networks" (2019) and his
 makemore lectures; CS231n "Neural Networks Part 3" (babysitting the learning process); Full Stack Deep
-Learning's troubleshooting lecture (overfit-one-batch failure signatures); the tool survey in
-``shared/research/sanity_and_curves.md`` (sections 2, 3 and 6).
+Learning's troubleshooting lecture (overfit-one-batch failure signatures); the habits of the tools users run
+instead (torcheck, torchtest, Lightning's ``overfit_batches``).
 
 Nothing here imports torch: reports and the docs read these values without loading it.
 """
@@ -121,14 +121,15 @@ SCALE_DRIFT_FAIL = 1e4
 
 # -------------------------------------------------------------------------------------------- overfit_batch
 
-#: Samples per class of the tiny batch (Karpathy: "as few as two examples"; research note: 2-32 samples).
+#: Samples per class of the tiny batch (Karpathy: "as few as two examples"; the usual advice is 2-32 samples:
+#: enough to need a real fit, few enough to memorise in a few hundred steps).
 OVERFIT_SAMPLES_PER_CLASS = 4
 #: Samples of the tiny batch for regression and multi-label data.
 OVERFIT_SAMPLES = 16
-#: Optimiser steps allowed (the research note's 500-1000 for Adam at 3e-4 to 1e-3; the recipe's own
+#: Optimiser steps allowed (500-1000 is what Adam at 3e-4 to 1e-3 needs to memorise a few samples; the recipe's own
 #: learning rate is used, and the run stops as soon as the batch is fitted).
 OVERFIT_STEPS = 500
-#: The batch counts as fitted when the loss is at most this fraction of the loss at step 0 (research note:
+#: The batch counts as fitted when the loss is at most this fraction of the loss at step 0 (the usual bar is
 #: 1% or 0.01 absolute; 2% keeps the budget short for 2-class problems, whose initial loss is only 0.69)
 #: and, for classification, every sample is classified correctly.
 OVERFIT_LOSS_FRACTION = 0.02
@@ -162,5 +163,6 @@ OVERFIT_RETRY_LR_FACTOR = 3.0
 #: regularisation changed nothing at all (identical seeds and batches give identical curves otherwise).
 REGULARIZATION_IDENTICAL_TOLERANCE = 1e-6
 #: The regularised run should still remove at least this share of the initial loss on the tiny batch
-#: (research note, section 6); less means the regularisation is too strong or mis-wired.
+#: (a regulariser that leaves less than half of the fit possible on a few samples would stop real training
+#: too); less means the regularisation is too strong or mis-wired.
 REGULARIZATION_MIN_DECREASE = 0.5

@@ -41,7 +41,10 @@ SetOption = Annotated[
     ),
 ]
 JsonOption = Annotated[
-    Path | None, typer.Option("--json", help="Write the report as JSON here (DESIGN 2.2).", show_default=False)
+    Path | None,
+    typer.Option(
+        "--json", help="Write the report as JSON here (schema_version 1; see the README).", show_default=False
+    ),
 ]
 JunitOption = Annotated[
     Path | None, typer.Option("--junit", help="Write the checks as JUnit XML here, for CI.", show_default=False)
@@ -53,7 +56,7 @@ SeedOption = Annotated[
 
 
 def exit_for_status(status: str, *, strict: bool) -> None:
-    """Exit 1 when a check failed, or warned under ``--strict`` (DESIGN 2.1); return otherwise."""
+    """Exit 1 when a check failed, or warned under ``--strict``; return otherwise (exit 0)."""
     if status in ("fail", "error") or (strict and status == "warn"):
         raise typer.Exit(1)
 

@@ -5,7 +5,7 @@ Two ways, one module: :class:`StateGuard` trains the caller's own model and opti
 leaves the original alone (the checks that probe a model without its optimiser).
 
 State contamination is the most common correctness complaint about LR finders (Lightning #6675 and #9672,
-torch-lr-finder #11, fastai #3185; research section 5.1). :class:`StateGuard` snapshots, **on the CPU** (no
+torch-lr-finder #11, fastai #3185). :class:`StateGuard` snapshots, **on the CPU** (no
 extra GPU memory, unlike torch-lr-finder's in-memory cache):
 
 - the model's parameters and buffers (BatchNorm running statistics and counters), its gradients and the

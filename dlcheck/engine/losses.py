@@ -4,7 +4,7 @@ Every loss here returns the **sum** over the batch when asked, so the trainer ca
 exactly (a mean of per-batch means is wrong when the last batch is short).
 
 **Accuracy** means the same everywhere in dlcheck (the training curves, the overfit check, the reports): the
-share of *samples* whose prediction is entirely right (:func:`count_correct`). For ``cross_entropy`` that is
+share of *samples* whose prediction is entirely right (:func:`correct_samples`, :func:`count_correct`). For ``cross_entropy`` that is
 the arg-max class; for ``bce_with_logits`` every output thresholded at 0 must match its target above 0.5, so a
 multi-label sample counts only when all of its labels are right (exact match, scikit-learn's
 ``accuracy_score`` for multi-label data). A per-label mean would call a model that gets 9 of 10 labels right
@@ -18,6 +18,7 @@ __all__ = [
     "LOSS_NAMES",
     "LossFunction",
     "build_loss",
+    "correct_samples",
     "count_correct",
     "is_classification_loss",
     "loss_name_of",
@@ -79,8 +80,8 @@ def build_loss(name: str, *, label_smoothing: float = 0.0) -> LossFunction:
     return LossFunction(name, label_smoothing)
 
 
-def count_correct(outputs: torch.Tensor, targets: torch.Tensor, loss_name: str) -> torch.Tensor:
-    """Number of samples of the batch whose prediction is entirely right, as a 0-dim tensor (no host sync).
+def correct_samples(outputs: torch.Tensor, targets: torch.Tensor, loss_name: str) -> torch.Tensor:
+    """Which samples of the batch are predicted entirely right: a ``(N,)`` boolean tensor (no host sync).
 
     Parameters
     ----------
@@ -93,21 +94,32 @@ def count_correct(outputs: torch.Tensor, targets: torch.Tensor, loss_name: str) 
     Examples
     --------
     >>> logits = torch.tensor([[2.0, -1.0], [-1.0, 2.0], [3.0, 1.0]])
-    >>> int(count_correct(logits, torch.tensor([0, 1, 1]), "cross_entropy"))
-    2
-    >>> int(count_correct(torch.tensor([[1.0, -1.0], [1.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]]),
-    ...                   "bce_with_logits"))  # multi-label: exact match per sample
-    1
+    >>> correct_samples(logits, torch.tensor([0, 1, 1]), "cross_entropy").tolist()
+    [True, True, False]
+    >>> correct_samples(torch.tensor([[1.0, -1.0], [1.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]]),
+    ...                 "bce_with_logits").tolist()  # multi-label: every label must be right
+    [True, False]
     """
     if loss_name == "cross_entropy":
         hits = outputs.argmax(dim=1) == targets  # (N,) or (N, ...) for dense outputs
-        return hits.sum() if hits.dim() == 1 else hits.reshape(hits.shape[0], -1).all(dim=1).sum()
+        return hits if hits.dim() == 1 else hits.reshape(hits.shape[0], -1).all(dim=1)
     # bce_with_logits: a logit above 0 is a positive prediction
     predictions = outputs > 0
     matched = _match_targets(outputs, targets) > 0.5
     if predictions.dim() == 1 or (predictions.dim() == 2 and predictions.shape[1] == 1):
-        return (predictions.reshape(-1) == matched.reshape(-1)).sum()
-    return (predictions == matched).reshape(predictions.shape[0], -1).all(dim=1).sum()
+        return predictions.reshape(-1) == matched.reshape(-1)
+    return (predictions == matched).reshape(predictions.shape[0], -1).all(dim=1)
+
+
+def count_correct(outputs: torch.Tensor, targets: torch.Tensor, loss_name: str) -> torch.Tensor:
+    """Number of samples of the batch predicted entirely right (:func:`correct_samples`), a 0-dim tensor.
+
+    Examples
+    --------
+    >>> int(count_correct(torch.tensor([[2.0, -1.0], [-1.0, 2.0]]), torch.tensor([0, 0]), "cross_entropy"))
+    1
+    """
+    return correct_samples(outputs, targets, loss_name).sum()
 
 
 def loss_name_of(loss_function: Any, loss_name: str | None = None) -> str:

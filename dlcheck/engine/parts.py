@@ -26,7 +26,7 @@ from dlcheck.data import Batcher, DataBundle, make_batcher
 from dlcheck.data.bundle import split_size
 from dlcheck.engine.batches import endless_batches, held_out_batches
 from dlcheck.engine.build import build_data_and_model
-from dlcheck.engine.losses import LossFunction, build_loss, count_correct, is_classification_loss
+from dlcheck.engine.losses import LossFunction, build_loss, correct_samples, is_classification_loss
 from dlcheck.engine.optimizers import build_optimizer
 from dlcheck.engine.runtime import resolve_device
 from dlcheck.engine.step import Batch, Metric, OptimizerStep, StepHooks, StepPolicy
@@ -97,10 +97,11 @@ class RecipeParts:
         return build_loss(self.loss_name, label_smoothing=smoothing)
 
     def metric(self) -> Metric | None:
-        """Correct samples per batch for a classification loss (:func:`~dlcheck.engine.losses.count_correct`)."""
+        """Which samples of a batch are right, for a classification loss (:func:`~dlcheck.engine.losses.correct_samples`):
+        the sum over an epoch is its correct count, taken once at the end rather than once per batch."""
         if not self.classification:
             return None
-        return functools.partial(_count_correct, loss_name=self.loss_name)
+        return functools.partial(_correct_samples, loss_name=self.loss_name)
 
     def fresh_model(self, seed: int | None = None) -> nn.Module:
         """A new model on :attr:`device`, initialised exactly as training would (same seed: same weights)."""
@@ -270,8 +271,8 @@ class RecipeParts:
         return max(1, math.ceil(self.train_size() / self.recipe.train.batch_size))
 
 
-def _count_correct(outputs: torch.Tensor, targets: torch.Tensor, *, loss_name: str) -> torch.Tensor:
-    return count_correct(outputs, targets, loss_name)
+def _correct_samples(outputs: torch.Tensor, targets: torch.Tensor, *, loss_name: str) -> torch.Tensor:
+    return correct_samples(outputs, targets, loss_name)
 
 
 def prepare_parts(loaded: LoadedRecipe, *, device: str | None = None, check: bool = True) -> RecipeParts:

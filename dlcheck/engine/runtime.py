@@ -1,6 +1,6 @@
 """Where and how a run executes: process group, device, precision.
 
-One entry point for every launch mode (research A3): a plain ``dlcheck train`` is a world of one;
+One entry point for every launch mode (as nanoGPT and Lightning do): a plain ``dlcheck train`` is a world of one;
 under ``torchrun`` the ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` variables make it a process group, with
 NCCL on CUDA and gloo on the CPU (so distributed code is testable without a GPU).
 """
@@ -45,7 +45,7 @@ class DistributedContext:
         return self.world_size > 1
 
     def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank (run directory, resolved seed: research A3 rule 4)."""
+        """Rank 0's ``value`` on every rank (the run directory: chosen by each rank, the names would differ)."""
         if not self.is_distributed:
             return value
         import torch.distributed as dist

@@ -50,7 +50,8 @@ from dlcheck.recipe.schema import GradientClipConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs (B, ...), targets (B, ...)) on the model's device
 LossCallable = Callable[..., torch.Tensor]  # loss(outputs, targets) -> 0-dim mean; reduction="sum" for evaluate
-Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs, targets) -> 0-dim device tensor
+# (outputs, targets) -> a device tensor whose sum is the batch's share: a count, or a per-sample mask
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 OutputAdapter = Callable[[Any], torch.Tensor]  # what the model returned -> the tensor the loss takes
 
 FP32 = Precision("fp32", None, "cpu")  # no autocast and no scaler: the device type does not matter
@@ -164,7 +165,7 @@ class StepResult:
     sizes : list of int
         Samples of each micro-batch.
     metrics : list of torch.Tensor or None
-        The step's ``metric`` of each micro-batch, when it has one.
+        The step's ``metric`` of each micro-batch, when it has one (sum it to count).
     grad_norm : torch.Tensor or None
         The global gradient norm before clipping, when the step clips or was asked to measure it.
     """
@@ -202,7 +203,8 @@ class OptimizerStep:
         The fp16 loss scaler, when the caller keeps its state (the trainer saves it in checkpoints); default a
         fresh one from the policy's precision (disabled unless fp16).
     metric : callable, optional
-        ``metric(outputs, targets)`` for each micro-batch, e.g. the number of correct samples; kept on the device.
+        ``metric(outputs, targets)`` for each micro-batch, kept on the device: a count (the number of correct
+        samples) or a per-sample mask whose sum is one.
     output : callable, optional
         Turns what the model returns into the tensor the loss takes (e.g. the first element of a tuple).
     hooks : StepHooks, optional
@@ -340,7 +342,7 @@ def evaluate(
                     outputs = output(outputs)
                 loss_sum += loss_function(outputs, targets, reduction="sum").double()
             if metric is not None:
-                metric_sum += metric(outputs, targets).double()
+                metric_sum += metric(outputs, targets).sum(dtype=torch.float64)
             samples += int(inputs.shape[0])
     finally:
         for module, training in modes:

@@ -2,7 +2,7 @@
 
 Each sweep is analysed on its own (:func:`analyse_sweep`). Repeats are then combined rule by rule with the
 median in log-LR (:func:`combine_sweeps`): the median of three independent sweeps halved the run-to-run
-spread of every rule in the research's toy study (section 6), and the spread itself grades the confidence.
+spread of every rule in a toy study of repeated sweeps, and the spread itself grades the confidence.
 """
 
 from __future__ import annotations

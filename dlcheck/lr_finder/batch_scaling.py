@@ -1,9 +1,9 @@
 """``--batch-sizes``: measure how the best LR scales with the batch size instead of assuming a rule.
 
 Two rules of thumb compete: linear scaling, ``lr ∝ B`` (Goyal et al. 2017, "Accurate, Large Minibatch SGD"),
-and square-root scaling, ``lr ∝ sqrt(B)`` (common for Adam-type optimisers). The research's toy study found
+and square-root scaling, ``lr ∝ sqrt(B)`` (common for Adam-type optimisers). A toy study found
 range-test suggestions reacting much less than either to a 16x batch change while the truly best LR moved
-100x (section 6), and an LR found at one batch size being reused at another is a known trap (Lightning
+100x, and an LR found at one batch size being reused at another is a known trap (Lightning
 #4878). So: run the range test at each batch size, fit ``log lr = a + alpha log B`` by least squares,
 compare ``alpha`` with 1 and 0.5, and give the LR the fit predicts for the target global batch.
 """

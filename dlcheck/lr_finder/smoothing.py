@@ -2,7 +2,7 @@
 
 Every existing finder picks its suggestion on a causal EMA of the loss. An EMA with factor ``beta`` lags by
 about ``beta / (1 - beta)`` steps (19 for 0.95, 49 for 0.98): at 12 steps per decade that shifts the curve
-0.4-1 decade to the right (research section 3). Here the EMA only decides when to stop; suggestions are read
+0.4-1 decade to the right. Here the EMA only decides when to stop; suggestions are read
 from a centred running median (which removes single-batch spikes) followed by a Gaussian-weighted local
 linear fit, which has no lag and, unlike a plain moving average, no bias at the ends of the curve.
 """

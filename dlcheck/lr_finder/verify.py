@@ -1,10 +1,10 @@
 """``--verify``: short bracket runs at suggestion / 3, suggestion and suggestion x 3, compared on held-out loss.
 
 A range test reads a curve drawn while the LR keeps rising, a few steps per LR; the best LR for real training
-can differ (the Hugging Face maintainers' reason to ship no finder, research section 5.1). Smith's third way to
-set the LR is to train briefly at a few candidates and compare (research section 4). This does that, from
-the same starting state, with the same batches and dropout masks for every candidate (so the comparison is
-not blurred by sampling noise), and reports which reached the lowest held-out loss.
+can differ (the Hugging Face maintainers' reason to ship no finder). Smith's third way to set the LR is to train
+briefly at a few candidates and compare ("Cyclical Learning Rates for Training Neural Networks", 2017). This does
+that, from the same starting state, with the same batches and dropout masks for every candidate (so the
+comparison is not blurred by sampling noise), and reports which reached the lowest held-out loss.
 
 Each candidate is ``optimizer.lr`` of the recipe in miniature: the recipe's schedule (warm-up, cosine,
 one-cycle...) is compressed into the run's steps, epochs keeping their proportions (``reduce_on_plateau``,

@@ -10,7 +10,6 @@ __all__ = ["build_model"]
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from dlcheck.errors import ModelError
@@ -18,6 +17,7 @@ from dlcheck.model.factory_model import build_factory_model
 from dlcheck.model.init import initialize_factory_model
 from dlcheck.model.stack import build_layer_stack
 from dlcheck.recipe.schema import InitConfig, ModelConfig
+from dlcheck.seeding import seeded
 
 
 def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int, directory: Path) -> nn.Module:
@@ -63,10 +63,9 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
             f"model: the data's samples have shape {shape}; a model needs samples with at least one "
             "dimension of size >= 1, e.g. (F,) features or (C, H, W) images"
         )
-    # fork_rng(devices=[]) saves and restores the CPU generator only; seeding the default CPU generator
-    # (not torch.manual_seed, which also reseeds CUDA and MPS) keeps the other devices' states untouched.
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
+    # Initialisation draws from the CPU generator, forked and seeded (the caller's random state is kept): the
+    # same seed gives the same weights on every device.
+    with seeded(seed):
         if config.layers is not None:
             # InitConfig's defaults: kaiming_normal weights, zero biases
             init = config.init or InitConfig.model_validate({})

@@ -62,7 +62,7 @@ def _count_words(checks: Sequence[CheckResult]) -> str:
 
 
 def verdict_line(checks: Sequence[CheckResult], *, seconds: float | None = None, strict: bool = False) -> Text:
-    """``PASS``/``WARN``/``FAIL`` with the counts, the time and the exit code (DESIGN 2.1).
+    """``PASS``/``WARN``/``FAIL`` with the counts, the time and the exit code (0 pass or warn, 1 fail).
 
     Examples
     --------

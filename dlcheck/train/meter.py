@@ -28,7 +28,7 @@ class EpochMeter:
         self.first_step = first_step  # optimiser steps taken before this epoch's first batch
         self._tape = LossTape(every=1)  # read when the trainer says (check_window), not by count
         self._sizes: list[int] = []
-        self._correct: list[torch.Tensor] = []  # 0-dim counts
+        self._correct: list[torch.Tensor] = []  # (B,) masks of the correct samples, summed once at the epoch's end
         self._restored_correct = 0
 
     @property
@@ -63,7 +63,7 @@ class EpochMeter:
         return list(self._tape.values)
 
     def _correct_total(self) -> int:
-        counted = int(torch.stack(self._correct).sum()) if self._correct else 0
+        counted = int(torch.cat([hits.reshape(-1) for hits in self._correct]).sum()) if self._correct else 0
         return counted + self._restored_correct
 
     def state(self) -> dict[str, Any]:

@@ -178,9 +178,9 @@ class Trainer:
     def _end_epoch(self, s: TrainingSetup, epoch: int, meter: EpochMeter, epoch_started: float) -> Stop | None:
         """Reduce over processes, validate, schedule, track the best epoch, checkpoint; an early stop."""
         progress = s.progress
-        stop = self._non_finite(s, epoch, meter, meter.check_window())
+        stop = self._non_finite(s, epoch, meter, meter.check_window())  # the epoch's last, partial window
         if stop is not None:
-            return Stop(stop.reason, stop.message, finish_epoch=False)
+            return stop
         reduce = s.context.distributed.all_reduce_sum
         totals = reduce(meter.totals())  # [loss sum, correct, samples]
         metrics: dict[str, float] = {"train/loss": float(totals[0] / totals[2])}
