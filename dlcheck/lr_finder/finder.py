@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["LRFinderResult", "find_lr", "recipe_learning_rate", "seed_dropout", "suggestion_kind"]
+__all__ = [
+    "LRFinderResult",
+    "find_lr",
+    "recipe_learning_rate",
+    "run_sweeps",
+    "seed_dropout",
+    "suggestion_kind",
+]
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +22,7 @@ from torch import nn
 
 from dlcheck.engine.isolation import ChecksumReport, StateGuard
 from dlcheck.engine.parts import RecipeParts
-from dlcheck.engine.step import evaluate
+from dlcheck.engine.step import Batch, OptimizerStep, evaluate
 from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder import thresholds
 from dlcheck.lr_finder.analysis import SweepAnalysis, analyse_sweep, combine_sweeps
@@ -145,6 +153,49 @@ def seed_dropout(seed: int, repeat: int) -> None:
     torch.manual_seed(derive_seed(seed, Purpose.SWEEP_DROPOUT, repeat))
 
 
+def run_sweeps(
+    make_step: Callable[[], OptimizerStep],
+    batches_for: Callable[[int], Iterator[Batch]],
+    settings: SweepSettings,
+    *,
+    repeats: int | None,
+    kind: str,
+    seed: int,
+    probe: Callable[[], torch.Tensor] | None = None,
+) -> tuple[list[SweepAnalysis], ChecksumReport]:
+    """The sweeps of one range test on a step's model and optimiser, restored afterwards and checked.
+
+    Works on any :class:`OptimizerStep`, a recipe's or one built around a user's own model, optimiser and loss.
+
+    Parameters
+    ----------
+    make_step : callable
+        A fresh step (a fresh fp16 scaler) over the same model and optimiser, for each sweep.
+    batches_for : callable
+        ``batches_for(repeat)``: endless training micro-batches for sweep number ``repeat``, each repeat in
+        another order.
+    repeats : int, optional
+        Number of sweeps; None for the adaptive 2, and a third when the first two disagree (for ``kind``).
+    seed : int
+        Base seed of the dropout masks (one stream per repeat).
+    """
+    sweeps: list[SweepAnalysis] = []
+    planned = repeats if repeats is not None else 3
+    step = make_step()
+    with StateGuard(step.model, step.optimizer) as guard:
+        for repeat in range(planned):
+            if repeat:
+                guard.restore()
+                step = make_step()
+            seed_dropout(seed, repeat)
+            history = run_sweep(step, batches_for(repeat), settings, seed=seed + repeat, probe=probe)
+            sweeps.append(analyse_sweep(history))
+            if repeats is None and repeat == 1 and _agree(sweeps, kind):
+                break
+    assert guard.report is not None
+    return sweeps, guard.report
+
+
 def find_lr(
     parts: RecipeParts,
     *,
@@ -241,33 +292,24 @@ def find_lr(
             )
         samples = sum(int(batch[0].shape[0]) for batch in probe_batches)
         loss_source = f"held-out loss on {len(probe_batches)} fixed validation batches ({samples} samples)"
-    planned = repeats if repeats is not None else 3
     kind = suggestion_kind(recipe)
 
     def probe() -> torch.Tensor:
         totals = evaluate(model, loss_function, probe_batches, policy.precision)
         return totals[0] / totals[2]
 
-    sweeps: list[SweepAnalysis] = []
-    with StateGuard(model, optimizer) as guard:
-        for repeat in range(planned):
-            if repeat:
-                guard.restore()
-            seed_dropout(base_seed, repeat)
-            history = run_sweep(
-                parts.optimizer_step(model, optimizer, policy=policy),
-                parts.train_batches(batch_size=batch_size, seed=base_seed + repeat),
-                settings,
-                seed=base_seed + repeat,
-                probe=probe if probe_batches else None,
-            )
-            sweeps.append(analyse_sweep(history))
-            if repeats is None and repeat == 1 and _agree(sweeps, kind):
-                break
-    assert guard.report is not None
+    sweeps, checksum = run_sweeps(
+        lambda: parts.optimizer_step(model, optimizer, policy=policy),
+        lambda repeat: parts.train_batches(batch_size=batch_size, seed=base_seed + repeat),
+        settings,
+        repeats=repeats,
+        kind=kind,
+        seed=base_seed,
+        probe=probe if probe_batches else None,
+    )
     combined = combine_sweeps(sweeps, kind)
     notes = []
-    if not guard.report.restored:  # never seen; reported rather than hidden if it ever happens
+    if not checksum.restored:  # never seen; reported rather than hidden if it ever happens
         notes.append("The model or optimiser state differs after the restore: report this as a dlcheck bug.")
     return LRFinderResult(
         suggested_lr=combined.suggested_lr,
@@ -287,7 +329,7 @@ def find_lr(
         precision=recipe.train.precision,
         loss_source=loss_source,
         repeat_spread=combined.repeat_spread,
-        checksum=guard.report,
+        checksum=checksum,
         recipe_lr=recipe_learning_rate(recipe),
         seconds=time.perf_counter() - started,
         notes=notes,

@@ -140,6 +140,7 @@ class LRFindReport:
 
 def lr_find(
     recipe: str | Path | LoadedRecipe | RecipeParts,
+    /,
     *,
     overrides: Sequence[str] = (),
     start_lr: float = thresholds.START_LR,
@@ -160,7 +161,10 @@ def lr_find(
     Parameters
     ----------
     recipe : str, pathlib.Path, LoadedRecipe or RecipeParts
-        A recipe file, a recipe loaded with :func:`dlcheck.load_recipe`, or its parts already built.
+        A recipe file, a recipe loaded with :func:`dlcheck.load_recipe`, or its parts already built. Positional
+        only: the plain-PyTorch form, ``lr_find(model, optimizer, loss_function, batches)`` in the manner of
+        torch-lr-finder, is meant to take the same place (its sweeps are :func:`~dlcheck.lr_finder.finder.run_sweeps`
+        on an :class:`~dlcheck.engine.step.OptimizerStep` around the user's objects).
     overrides : sequence of str
         ``KEY=VALUE`` recipe overrides, as ``--set`` takes them (for a file only).
     start_lr, end_lr, steps, mode, repeats, val_batches, seed
@@ -212,7 +216,7 @@ def lr_find(
         if suggested is not None:
             verified = verify_suggestion(parts, suggested, steps=verify_steps, seed=seed)
         else:
-            notes.append("verify: no suggestion to verify.")
+            notes.append("No suggestion, so nothing to verify.")
     if batch_sizes:
         scaling = batch_size_sweep(
             parts, batch_sizes, target_batch_size=target_batch_size, known={result.batch_size: result}, **options
@@ -221,5 +225,5 @@ def lr_find(
         if suggested is not None:
             written = write_learning_rate(parts.loaded.path, suggested)
         else:
-            notes.append(f"write: no suggestion, so {parts.loaded.path} was left as it was.")
+            notes.append(f"No suggestion, so {parts.loaded.path} was left as it was.")
     return LRFindReport(parts.recipe.name, result, result_to_check(result), verified, scaling, written, notes)
