@@ -12,7 +12,7 @@ import typer
 
 from dlcheck._version import __version__
 from dlcheck.errors import DlcheckError, InputError
-from dlcheck.report.console import render_error
+from dlcheck.report.console import error_console, error_report
 
 app = typer.Typer(
     name="dlcheck",
@@ -65,7 +65,7 @@ def main() -> None:
     except DlcheckError as error:
         if _state["debug"]:
             raise
-        render_error(error)
+        error_console().print(error_report(error))
         sys.exit(error.exit_code)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
@@ -77,7 +77,8 @@ def main() -> None:
     except OSError as error:  # a path the user gave cannot be read or written
         if _state["debug"] or error.filename is None:
             raise
-        render_error(InputError(f"{error.filename}: {error.strerror or error}. Check the path and its permissions."))
+        unreadable = InputError(f"{error.filename}: {error.strerror or error}. Check the path and its permissions.")
+        error_console().print(error_report(unreadable))
         sys.exit(2)
     except Exception as error:
         # Usage errors come from click, which typer may vendor (typer._click): match by behaviour, not class.

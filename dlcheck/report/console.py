@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["error_console", "render_error", "render_recipe_error", "stdout_console"]
+__all__ = ["error_console", "error_report", "recipe_error_report", "stdout_console"]
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -19,16 +19,14 @@ def error_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def render_recipe_error(error: RecipeError, console: Console) -> None:
+def recipe_error_report(error: RecipeError) -> RenderableType:
     """All of a recipe's problems at once, one row each, in file order."""
     issues = sorted(error.issues, key=lambda issue: (issue.source != error.source, issue.line or 0, issue.path))
     count = len(issues)
-    console.print(
-        Text.assemble(
-            ("error: ", "bold red"),
-            (f"{error.source or 'recipe'}", "bold"),
-            f" has {count} problem{'s' if count != 1 else ''}",
-        )
+    heading = Text.assemble(
+        ("error: ", "bold red"),
+        (f"{error.source or 'recipe'}", "bold"),
+        f" has {count} problem{'s' if count != 1 else ''}",
     )
     table = Table.grid(padding=(0, 2), expand=False)
     table.add_column("where", style="cyan", no_wrap=True)
@@ -45,14 +43,14 @@ def render_recipe_error(error: RecipeError, console: Console) -> None:
         if issue.hint:
             problem.append(f"\n{issue.hint}", style="green")
         table.add_row(where, issue.path or "(top level)", problem)
-    console.print(table)
+    return Group(heading, table)
 
 
-def render_error(error: DlcheckError, console: Console | None = None) -> None:
-    """Print a user error without a traceback (``--debug`` shows it)."""
-    console = console or error_console()
-    if isinstance(error, RecipeError):
-        render_recipe_error(error, console)
-    else:
-        console.print(Text.assemble(("error: ", "bold red"), str(error)))
-    console.print("[dim](run with --debug for the traceback)[/dim]")
+def error_report(error: DlcheckError) -> RenderableType:
+    """A user error as it is shown, without a traceback (``--debug`` shows it)."""
+    body = (
+        recipe_error_report(error)
+        if isinstance(error, RecipeError)
+        else Text.assemble(("error: ", "bold red"), str(error))
+    )
+    return Group(body, Text("(run with --debug for the traceback)", style="dim"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from dlcheck.errors import RecipeError, RecipeIssue
-from dlcheck.report.console import render_error
+from dlcheck.report.console import error_report
 from dlcheck.report.training import summary_table
 from dlcheck.train.trainer import TrainResult
 
@@ -43,7 +43,7 @@ def test_recipe_error_lists_every_problem_with_line_key_and_fix() -> None:
         ],
         source="bad.yaml",
     )
-    assert _render(lambda console: render_error(error, console)) == (
+    assert _render(error_report(error)) == (
         "error: bad.yaml has 2 problems\n"
         'line 7  model.layers.1.type  unknown layer type `relux` (found "relux")\n'
         "                             did you mean `relu`?\n"
