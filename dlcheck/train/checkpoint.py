@@ -43,18 +43,28 @@ CHECKPOINT_FORMAT = 1
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically."""
-    write_checkpoint_bytes(path, serialize_checkpoint(state))
+    """Write ``state`` to ``path`` atomically and durably, streamed (no copy of it in memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save({"format": CHECKPOINT_FORMAT, **state}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def serialize_checkpoint(state: dict[str, Any]) -> bytes:
+def serialize_checkpoint(state: dict[str, Any]) -> memoryview:
     """The bytes of a checkpoint of ``state``: a snapshot, so training may change the tensors afterwards."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
-    return buffer.getvalue()
+    return buffer.getbuffer()  # the buffer itself, not a second copy
 
 
-def write_checkpoint_bytes(path: Path, data: bytes) -> None:
+def write_checkpoint_bytes(path: Path, data: bytes | memoryview) -> None:
     """Write a serialised checkpoint to ``path`` atomically and durably (a temporary file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -2,14 +2,15 @@
 
 Written by rank 0 only; the other ranks of a torchrun job hold no :class:`RunFiles`. The loop hands over a
 checkpoint's state and goes on: the bytes are serialised at once (the weights keep changing), written in the
-background and made durable there, so the next epoch does not wait for the disk. A later write, a read of
+background and made durable there, so the next epoch does not wait for the disk. A state too large to hold a
+second copy of in memory (:data:`BACKGROUND_LIMIT_BYTES`) is written directly, as before. A later write, a read of
 :meth:`RunFiles.last_good_checkpoint` and :meth:`RunFiles.close` wait for the pending one first, and an error in
 the background is raised at that point.
 """
 
 from __future__ import annotations
 
-__all__ = ["RunFiles"]
+__all__ = ["BACKGROUND_LIMIT_BYTES", "RunFiles", "run_facts"]
 
 import json
 import platform
@@ -21,8 +22,16 @@ from typing import Any
 import torch
 
 from dlcheck._version import __version__
-from dlcheck.train.checkpoint import RunDirectory, copy_checkpoint, serialize_checkpoint, write_checkpoint_bytes
+from dlcheck.train.checkpoint import (
+    RunDirectory,
+    copy_checkpoint,
+    save_checkpoint,
+    serialize_checkpoint,
+    write_checkpoint_bytes,
+)
 from dlcheck.train.loggers import MetricLogger
+
+BACKGROUND_LIMIT_BYTES = 256 * 2**20  # larger states stream to the file instead of being copied into memory first
 
 
 class RunFiles:
@@ -88,7 +97,7 @@ class RunFiles:
     # ------------------------------------------------------------------------------------- checkpoints
     def save_last(self, state: dict[str, Any], *, wait: bool = False) -> None:
         """Write ``state`` as ``last.pt`` (``wait``: before returning)."""
-        self._submit(serialize_checkpoint(state), epoch=None, improved=False, every_epochs=0, keep_last=0)
+        self._submit(state, epoch=None, improved=False, every_epochs=0, keep_last=0)
         if wait:
             self.wait()
 
@@ -97,20 +106,31 @@ class RunFiles:
     ) -> None:
         """``last.pt``, linked as ``epoch-NNNN.pt`` every ``every_epochs`` epochs and as ``best.pt`` when improved."""
         self._submit(
-            serialize_checkpoint(state),
+            state,
             epoch=epoch,
             improved=improved and save_best,
             every_epochs=every_epochs,
             keep_last=keep_last,
         )
 
-    def _submit(self, data: bytes, *, epoch: int | None, improved: bool, every_epochs: int, keep_last: int) -> None:
+    def _submit(
+        self, state: dict[str, Any], *, epoch: int | None, improved: bool, every_epochs: int, keep_last: int
+    ) -> None:
         self.wait()  # one write at a time, in order: last.pt is never older than the previous save
+        if _tensor_bytes(state) > BACKGROUND_LIMIT_BYTES:
+            self._write(state, epoch, improved, every_epochs, keep_last)
+            return
+        data = serialize_checkpoint(state)  # a snapshot: training changes the tensors from the next step on
         self._pending = self._writer.submit(self._write, data, epoch, improved, every_epochs, keep_last)
 
-    def _write(self, data: bytes, epoch: int | None, improved: bool, every_epochs: int, keep_last: int) -> None:
+    def _write(
+        self, data: memoryview | dict[str, Any], epoch: int | None, improved: bool, every_epochs: int, keep_last: int
+    ) -> None:
         run = self.run
-        write_checkpoint_bytes(run.last_checkpoint, data)  # serialised once, linked below
+        if isinstance(data, dict):
+            save_checkpoint(run.last_checkpoint, data)
+        else:
+            write_checkpoint_bytes(run.last_checkpoint, data)  # serialised once, linked below
         if epoch is not None and every_epochs and epoch % every_epochs == 0:
             copy_checkpoint(run.last_checkpoint, run.epoch_checkpoint(epoch))
             run.prune_epoch_checkpoints(keep_last)
@@ -133,6 +153,17 @@ class RunFiles:
         finally:
             self._writer.shutdown(wait=True)
             self.logger.close()
+
+
+def _tensor_bytes(value: Any) -> int:
+    """Bytes of the tensors in a (nested) state."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_tensor_bytes(item) for item in value)
+    return 0
 
 
 def run_facts(
