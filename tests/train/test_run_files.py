@@ -37,9 +37,7 @@ def test_a_state_too_large_to_copy_is_written_directly_with_the_same_result(
             assert torch.equal(tensor, direct[name][key]), (name, key)
 
 
-def test_a_failed_background_write_ends_the_run_with_its_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_background_write_ends_the_run_with_its_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def full_disk(path: Path, data: object) -> None:
         raise OSError(28, "No space left on device", str(path))
 
