@@ -64,8 +64,11 @@ def fitting_step(
     loss_function: LossCallable,
     loss_name: str | None,
     policy: StepPolicy,
+    *,
+    forward: torch.nn.Module | None = None,
 ) -> OptimizerStep:
-    """The step :func:`fit_batch` takes: ``policy``'s step, counting correct samples for a classification loss."""
+    """The step :func:`fit_batch` takes: ``policy``'s step (through ``forward``, default ``model``), counting
+    correct samples for a classification loss."""
     metric = None
     if is_classification_loss(loss_name):
         name = str(loss_name)
@@ -73,7 +76,9 @@ def fitting_step(
         def metric(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return count_correct(outputs, targets, name)
 
-    return OptimizerStep(model, optimizer, loss_function, policy, metric=metric, output=as_tensor_output)
+    return OptimizerStep(
+        model, optimizer, loss_function, policy, forward=forward, metric=metric, output=as_tensor_output
+    )
 
 
 def first_lr(optimizer: torch.optim.Optimizer) -> float:

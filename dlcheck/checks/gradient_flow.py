@@ -305,9 +305,12 @@ def _probe(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     seed: int,
+    forward: nn.Module | None = None,
 ) -> float:
     recorder = GradientRecorder(tensors)
-    step = OptimizerStep(model, optimizer, loss_function, policy, output=as_tensor_output, hooks=recorder)
+    step = OptimizerStep(
+        model, optimizer, loss_function, policy, forward=forward, output=as_tensor_output, hooks=recorder
+    )
     return record_steps(step, recorder, inputs, targets, seed=seed)
 
 
@@ -321,7 +324,8 @@ def gradient_flow(parts: RecipeParts, *, seed: int | None = None, precision: str
     inputs, targets = parts.first_batch("train")
     tensors = tensor_records(model)
     policy = parts.step_policy(regularized=False, precision=precision)
-    first = _probe(model, optimizer, parts.loss_function(regularized=False), policy, tensors, inputs, targets, seed)
+    loss = parts.loss_function(regularized=False)
+    first = _probe(model, optimizer, loss, policy, tensors, inputs, targets, seed, parts.forward_module(model))
     members = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
     name = f"{parts.recipe.optimizer.name} (lr {number(parts.recipe.optimizer.lr)})"
     return _judge(tensors, members, first, judge_updates=True, optimizer_name=name)

@@ -312,7 +312,8 @@ def run_overfit(
         model = parts.fresh_model(seed)
         disable_dropout(model)
         optimizer = parts.optimizer(model, lr=lr * factor, regularized=False)
-        step = fitting_step(model, optimizer, parts.loss_function(regularized=False), parts.loss_name, policy)
+        loss = parts.loss_function(regularized=False)
+        step = fitting_step(model, optimizer, loss, parts.loss_name, policy, forward=parts.forward_module(model))
         return fit_batch(
             step,
             lambda index: (inputs, targets),

@@ -174,6 +174,7 @@ def regularization_effect(
         parts.loss_function(regularized=True),
         parts.loss_name,
         parts.step_policy(regularized=True, precision=precision),
+        forward=parts.forward_module(model),
     )
     with_ = fit_batch(
         step,

@@ -28,7 +28,7 @@ from dlcheck.engine.batches import endless_batches, held_out_batches
 from dlcheck.engine.build import build_data_and_model
 from dlcheck.engine.losses import LossFunction, build_loss, correct_samples, is_classification_loss
 from dlcheck.engine.optimizers import build_optimizer
-from dlcheck.engine.runtime import resolve_device
+from dlcheck.engine.runtime import ChannelsLastInputs, resolve_device
 from dlcheck.engine.step import Batch, Metric, OptimizerStep, StepHooks, StepPolicy
 from dlcheck.errors import InvalidArgument
 from dlcheck.model import ModelSummary
@@ -149,6 +149,15 @@ class RecipeParts:
         policy = self._policy if precision == "recipe" else self._policy.in_fp32()
         return policy if regularized else policy.without_regularization()
 
+    def forward_module(self, model: nn.Module) -> nn.Module:
+        """What the inputs go through, as in training: ``model``, behind channels-last inputs when
+        ``train.channels_last`` asks for them (the same convolution kernels as training).
+
+        ``train.compile`` is left to training: compiling changes speed, not results (up to rounding), and a
+        check's or a sweep's few hundred steps would mostly pay for the compilation.
+        """
+        return ChannelsLastInputs(model) if self.recipe.train.channels_last else model
+
     def optimizer_step(
         self,
         model: nn.Module,
@@ -160,14 +169,14 @@ class RecipeParts:
     ) -> OptimizerStep:
         """The recipe's :class:`OptimizerStep` for ``model`` and ``optimizer`` (default policy: :meth:`step_policy`).
 
-        The loss is the recipe's with its label smoothing; a step with regularisation off uses
-        ``self.loss_function(regularized=False)`` through its own :class:`OptimizerStep`.
+        The loss is the recipe's with its label smoothing; the inputs go through :meth:`forward_module`.
         """
         return OptimizerStep(
             model,
             optimizer,
             self.loss_function(regularized=True),
             policy if policy is not None else self.step_policy(),
+            forward=self.forward_module(model),
             metric=metric,
             hooks=hooks,
         )

@@ -26,7 +26,6 @@ from dlcheck.data import Batcher, make_batcher
 from dlcheck.engine.optimizers import describe_param_groups
 from dlcheck.engine.parts import RecipeParts, prepare_parts
 from dlcheck.engine.runtime import (
-    ChannelsLastInputs,
     DistributedContext,
     configure_kernels,
     resolve_device,
@@ -191,10 +190,9 @@ def build_training_setup(loaded: LoadedRecipe, *, resume: str | None) -> Trainin
         model = _synchronised_batchnorm(model, context, warnings)
         parts.model = model
     configure_kernels(context.device, deterministic=recipe.train.deterministic)
-    forward_model: nn.Module = model
-    if recipe.train.channels_last:
+    if recipe.train.channels_last:  # the weights once here; the inputs of every batch in forward_module
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        forward_model = ChannelsLastInputs(model)
+    forward_model = parts.forward_module(model)
     if recipe.train.compile:
         forward_model = torch.compile(forward_model)  # type: ignore[assignment]
     if context.is_distributed:
