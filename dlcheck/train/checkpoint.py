@@ -26,14 +26,16 @@ __all__ = [
     "write_checkpoint_bytes",
 ]
 
+import contextlib
 import datetime as _datetime
 import io
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -44,17 +46,8 @@ CHECKPOINT_FORMAT = 1
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically and durably, streamed (no copy of it in memory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with _atomic_file(path) as file:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, file)
 
 
 def serialize_checkpoint(state: dict[str, Any]) -> memoryview:
@@ -65,12 +58,20 @@ def serialize_checkpoint(state: dict[str, Any]) -> memoryview:
 
 
 def write_checkpoint_bytes(path: Path, data: bytes | memoryview) -> None:
-    """Write a serialised checkpoint to ``path`` atomically and durably (a temporary file, fsync, rename)."""
+    """Write a serialised checkpoint (:func:`serialize_checkpoint`) to ``path`` atomically and durably."""
+    with _atomic_file(path) as file:
+        file.write(data)
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A temporary file next to ``path``, flushed to the disk and renamed over ``path`` when the block ends well;
+    removed when it does not. A reader never sees a half-written ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
