@@ -53,7 +53,7 @@ class Context:
         if step is not None and self.epoch_at is not None:
             epoch = self.epoch_at(step)
             if epoch is not None and math.isfinite(epoch):
-                text += f" (epoch {math.ceil(epoch - 1e-9) if epoch >= 1 else 1})"
+                text += f" (epoch {int(epoch) if float(epoch).is_integer() else f'{epoch:.3g}'})"
         return text
 
 
