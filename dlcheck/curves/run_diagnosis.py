@@ -34,10 +34,11 @@ from dlcheck.curves.detectors.progress import (
     detect_underfitting,
     flat_band,
 )
-from dlcheck.curves.findings import Finding, severity_rank, worst_severity
+from dlcheck.curves.detectors.suspicion import detect_constant_accuracy, detect_suspicious_success
+from dlcheck.curves.findings import Finding, ranked, severity_rank, worst_severity
 from dlcheck.curves.log_run import LogRun
 from dlcheck.curves.run_summary import run_summary, tail_level
-from dlcheck.curves.series import Mapping, Role, Series, map_series
+from dlcheck.curves.series import Mapping, Role, Series, map_series, name_words
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 # Kinds a graver finding on the same run makes redundant: (grave kind, grave severities) -> dropped kinds.
@@ -74,6 +75,8 @@ class RunDiagnosis:
     summary : dict
         Final and best values per role, for the comparison table.
     seconds : float
+    not_judged : list of (str, str)
+        Mapped series too short to judge and why (a run whose series are all here is ``inconclusive``).
     """
 
     run: LogRun
@@ -85,11 +88,27 @@ class RunDiagnosis:
     early_stop: EarlyStop | None = None
     summary: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
+    not_judged: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def judged(self) -> bool:
+        """Whether any mapped series was long enough for a rule (else the run is ``inconclusive``)."""
+        return len(self.not_judged) < len(self.mapping.roles)
 
     @property
     def status(self) -> str:
+        """``fail``, ``warn``, ``pass``, or ``inconclusive`` when nothing could be judged (never a silent pass)."""
         worst = worst_severity(finding.severity for finding in self.findings)
-        return "pass" if worst in (None, "info") else str(worst)
+        if worst in ("warn", "fail"):
+            return str(worst)
+        return "pass" if self.judged else "inconclusive"
+
+    @property
+    def primary(self) -> Finding | None:
+        """The finding that explains the run best (the first of :attr:`findings`), if it is not only info."""
+        if self.findings and self.findings[0].severity != "info":
+            return self.findings[0]
+        return None
 
     @property
     def best_step(self) -> float | None:
@@ -173,6 +192,7 @@ def diagnose_run(
         patience=patience,
         epoch_at=run.facts.epoch_at if run.facts.epoch_steps is not None else None,
         units=reference.units if reference is not None else "step",
+        learning_rate_decayed=_learning_rate_decayed(run),
     )
     findings: list[Finding] = []
     for role, series in mapping.roles.items():
@@ -322,12 +342,53 @@ def diagnose_run(
             accuracy_gap=accuracy_gap,
         )
 
+    for role, series in mapping.roles.items():
+        if role.endswith("loss"):
+            findings += detect_suspicious_success(series.steps, series.values, name=series.name, context=context)
+    for series in (val_accuracy, train_accuracy):
+        if series is not None:
+            constant = detect_constant_accuracy(series.steps, series.values, name=series.name, context=context)
+            if constant:
+                findings += constant
+                break
+
     findings = _without_redundant(findings)
     early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
     summary = run_summary(train_loss, val_loss, val_accuracy, curve)
+    not_judged = []
+    for role, series in mapping.roles.items():
+        needed = thresholds.min_eval_points if role.startswith("val") else thresholds.min_points
+        if series.finite_points < needed:
+            not_judged.append((series.name, f"{series.finite_points} finite point(s): too short to judge (needs {needed})"))
     return RunDiagnosis(
-        run, mapping, findings, chance, size, size_source, early_stop, summary, time.perf_counter() - started
+        run,
+        mapping,
+        findings,
+        chance,
+        size,
+        size_source,
+        early_stop,
+        summary,
+        time.perf_counter() - started,
+        not_judged,
     )
+
+
+def _learning_rate_series(run: LogRun) -> Series | None:
+    """The logged learning rate (``learning_rate``, ``lr``, ``lr-Adam``, ``train/learning_rate`` ...), if any."""
+    for series in run.series:
+        words = name_words(series.name)
+        if series.points >= 2 and ("lr" in words or ("learning" in words and "rate" in words)):
+            return series
+    return None
+
+
+def _learning_rate_decayed(run: LogRun) -> bool | None:
+    series = _learning_rate_series(run)
+    if series is None:
+        return None
+    finite = series.values[np.isfinite(series.values)]
+    return bool(finite.size) and float(finite[-1]) < 0.5 * float(finite.max())
 
 
 def _without_redundant(findings: list[Finding]) -> list[Finding]:
@@ -347,13 +408,7 @@ def _without_redundant(findings: list[Finding]) -> list[Finding]:
         if severity_rank(finding.severity) > dropped.get(finding.kind, -1)
         and not (finding.kind == "spike" and onset is not None and finding.step is not None and finding.step >= onset)
     ]
-    return sorted(
-        kept,
-        key=lambda finding: (
-            -severity_rank(finding.severity),
-            finding.step if finding.step is not None else float("inf"),
-        ),
-    )
+    return ranked(kept)
 
 
 def _early_stop(

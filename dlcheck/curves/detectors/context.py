@@ -35,6 +35,8 @@ class Context:
         Step -> epoch, to name epochs in messages.
     units : str
         What a step counts: ``step``, ``epoch`` or ``row``.
+    learning_rate_decayed : bool or None
+        Whether the logged learning rate ends below half its peak; ``None`` when no rate is logged.
     """
 
     thresholds: Thresholds = DEFAULT_THRESHOLDS
@@ -44,6 +46,7 @@ class Context:
     patience: int = 5
     epoch_at: Callable[[float], float | None] | None = field(default=None, compare=False)
     units: str = "step"
+    learning_rate_decayed: bool | None = None  # the logged LR ends below half its peak (None: no LR logged)
 
     def where(self, step: float | None) -> str:
         """``step 4,120 (epoch 12)``; ``epoch 12`` when steps count epochs."""
