@@ -123,10 +123,19 @@ def _chance(
     if run.facts.num_classes is not None:
         return ChanceLevel(run.facts.num_classes, run.facts.num_classes_source or "the run's files")
     train_loss = mapping.get("train_loss")
-    if train_loss is not None and train_loss.units == "step":
+    accuracy = mapping.get("val_accuracy") or mapping.get("train_accuracy")
+    # The initial loss alone is not a class count (an LM's, a reconstruction's or a regression's loss is a number
+    # too, issue 11): it needs a second, agreeing witness - an accuracy logged beside it says the task is a
+    # classifier, and its first value must still be near the chance level the loss implies.
+    if train_loss is not None and train_loss.units == "step" and accuracy is not None:
         found = infer_classes_from_loss(train_loss.steps, train_loss.values, thresholds)
-        if found is not None:
-            return found
+        finite = accuracy.values[np.isfinite(accuracy.values)]
+        if found is not None and finite.size and float(finite[0]) <= found.accuracy + 0.25:
+            return ChanceLevel(
+                found.classes,
+                f"{found.source}, and the first {accuracy.name} {float(finite[0]):.3g} near 1/{found.classes}",
+                inferred=True,
+            )
     pairs: tuple[tuple[Role, Role, int | None, str], ...] = (
         ("val_loss", "val_accuracy", size, "the validation curves"),
         ("train_loss", "train_accuracy", None, "the training curves"),
@@ -172,7 +181,7 @@ def diagnose_run(
 ) -> RunDiagnosis:
     """Map and diagnose one run (see :func:`diagnose` for the parameters)."""
     started = time.perf_counter()
-    mapping = map_series(run.series, overrides)
+    mapping = _fractions(map_series(run.series, overrides), run)
     train_loss, val_loss = mapping.get("train_loss"), mapping.get("val_loss")
     train_accuracy, val_accuracy = mapping.get("train_accuracy"), mapping.get("val_accuracy")
     size, size_source = val_size, "--val-size" if val_size is not None else None
@@ -208,7 +217,8 @@ def diagnose_run(
             name = main_loss.name
             if main_loss is train_loss:
                 findings += detect_spikes(curve, name=name, context=context)
-                findings += detect_periodicity(curve, name=name, context=context)
+                if main_loss.units == "step":  # epoch means cannot show an order repeating within an epoch
+                    findings += detect_periodicity(curve, name=name, context=context)
             findings += detect_divergence(curve, name=name, context=context)
             findings += detect_plateau(curve, name=name, context=context)
             findings += detect_no_trend(curve, name=name, context=context)
@@ -372,6 +382,21 @@ def diagnose_run(
         time.perf_counter() - started,
         not_judged,
     )
+
+
+def _fractions(mapping: Mapping, run: LogRun) -> Mapping:
+    """Accuracies logged in percent (DeiT/MAE-style ``test_acc1`` of 0-100) as fractions, with a note."""
+    for role in ("train_accuracy", "val_accuracy"):
+        series = mapping.roles.get(role)  # type: ignore[call-overload]
+        if series is None:
+            continue
+        finite = series.values[np.isfinite(series.values)]
+        if finite.size and 1.0 < float(finite.max()) <= 100.0 and float(finite.min()) >= 0.0:
+            scaled = Series(series.name, series.steps, series.values / 100.0, series.units)
+            mapping.roles[role] = scaled  # type: ignore[index]
+            mapping.candidates[role] = [scaled if item is series else item for item in mapping.candidates.get(role, [])]  # type: ignore[index]
+            run.facts.notes.append(f"{series.name} is in percent: read as a fraction")
+    return mapping
 
 
 def _learning_rate_series(run: LogRun) -> Series | None:

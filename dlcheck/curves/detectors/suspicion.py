@@ -83,7 +83,8 @@ def detect_constant_accuracy(
     'warn'
     """
     finite = values[np.isfinite(values)]
-    if finite.size < MIN_CONSTANT_EVALUATIONS or not np.all(finite == finite[0]):
+    # Identical up to float32 rounding (a logger may round-trip the same value through float32 and float64).
+    if finite.size < MIN_CONSTANT_EVALUATIONS or not np.allclose(finite, finite[0], rtol=1e-6, atol=1e-7):
         return []
     value = float(finite[0])
     if value >= 1.0 or value <= 0.0:  # perfect or zero accuracy is judged elsewhere (chance, suspicion)
