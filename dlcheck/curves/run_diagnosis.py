@@ -24,7 +24,7 @@ from dlcheck.curves.detectors.generalization import (
     detect_overfitting,
     simulate_early_stopping,
 )
-from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes
+from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes, detect_warmup_rise
 from dlcheck.curves.detectors.oscillation import detect_oscillation, detect_periodicity
 from dlcheck.curves.detectors.progress import (
     detect_no_trend,
@@ -220,6 +220,11 @@ def diagnose_run(
                 if main_loss.units == "step":  # epoch means cannot show an order repeating within an epoch
                     findings += detect_periodicity(curve, name=name, context=context)
             findings += detect_divergence(curve, name=name, context=context)
+            learning_rate = _learning_rate_series(run)
+            if learning_rate is not None and main_loss is train_loss:
+                findings += detect_warmup_rise(
+                    curve, learning_rate.steps, learning_rate.values, name=name, context=context
+                )
             findings += detect_plateau(curve, name=name, context=context)
             findings += detect_no_trend(curve, name=name, context=context)
             findings += detect_slow_convergence(curve, name=name, context=context)
@@ -362,6 +367,9 @@ def diagnose_run(
                 findings += constant
                 break
 
+    if any(finding.metrics.get("cause") == "warm-up" for finding in findings):
+        # the validation loss rose because the learning rate did: not overfitting (issue 11, 2.7)
+        findings = [finding for finding in findings if finding.kind != "overfitting"]
     findings = _without_redundant(findings)
     early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
     summary = run_summary(train_loss, val_loss, val_accuracy, curve)
