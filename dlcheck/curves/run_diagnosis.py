@@ -202,6 +202,14 @@ def diagnose_run(
         epoch_at=run.facts.epoch_at if run.facts.epoch_steps is not None else None,
         units=reference.units if reference is not None else "step",
         learning_rate_decayed=_learning_rate_decayed(run),
+        final_accuracy=next(
+            (
+                level
+                for level in (tail_level(item) for item in (val_accuracy, train_accuracy) if item is not None)
+                if level is not None
+            ),
+            None,
+        ),
     )
     findings: list[Finding] = []
     for role, series in mapping.roles.items():

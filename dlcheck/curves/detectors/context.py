@@ -47,6 +47,7 @@ class Context:
     epoch_at: Callable[[float], float | None] | None = field(default=None, compare=False)
     units: str = "step"
     learning_rate_decayed: bool | None = None  # the logged LR ends below half its peak (None: no LR logged)
+    final_accuracy: float | None = None  # validation (else training) accuracy at the end, as a fraction
 
     def where(self, step: float | None) -> str:
         """``step 4,120 (epoch 12)``; ``epoch 12`` when steps count epochs."""
