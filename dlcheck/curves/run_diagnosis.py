@@ -37,6 +37,7 @@ from dlcheck.curves.detectors.progress import (
 from dlcheck.curves.detectors.suspicion import detect_constant_accuracy, detect_suspicious_success
 from dlcheck.curves.findings import Finding, ranked, severity_rank, worst_severity
 from dlcheck.curves.log_run import LogRun
+from dlcheck.curves.robust import mann_kendall
 from dlcheck.curves.run_summary import run_summary, tail_level
 from dlcheck.curves.series import Mapping, Role, Series, map_series, name_words
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -202,6 +203,7 @@ def diagnose_run(
         epoch_at=run.facts.epoch_at if run.facts.epoch_steps is not None else None,
         units=reference.units if reference is not None else "step",
         learning_rate_decayed=_learning_rate_decayed(run),
+        accuracy_rising=_rising(val_accuracy or train_accuracy),
         final_accuracy=next(
             (
                 level
@@ -413,6 +415,18 @@ def _fractions(mapping: Mapping, run: LogRun) -> Mapping:
             mapping.candidates[role] = [scaled if item is series else item for item in mapping.candidates.get(role, [])]  # type: ignore[index]
             run.facts.notes.append(f"{series.name} is in percent: read as a fraction")
     return mapping
+
+
+def _rising(series: Series | None) -> bool:
+    """The series rises significantly over its second half, at least its last 5 points (Mann-Kendall, 5%)."""
+    if series is None:
+        return False
+    finite = series.values[np.isfinite(series.values)]
+    half = finite[-max(5, finite.size // 2) :]
+    if half.size < 5:  # 5 rising points are the fewest a 5% test can call
+        return False
+    tau, p_value = mann_kendall(half)
+    return tau > 0 and p_value < 0.05
 
 
 def _learning_rate_series(run: LogRun) -> Series | None:

@@ -48,6 +48,7 @@ class Context:
     units: str = "step"
     learning_rate_decayed: bool | None = None  # the logged LR ends below half its peak (None: no LR logged)
     final_accuracy: float | None = None  # validation (else training) accuracy at the end, as a fraction
+    accuracy_rising: bool = False  # that accuracy still rises significantly over the second half of the run
 
     def where(self, step: float | None) -> str:
         """``step 4,120 (epoch 12)``; ``epoch 12`` when steps count epochs."""

@@ -195,7 +195,7 @@ def detect_slow_convergence(curve: LossCurve, *, name: str, context: Context) ->
     metrics = {"start": curve.level(start), "end": curve.level(end), "remaining_fraction": remaining, "tau": tau}
     chance = context.chance
     # Slow is a warning only against a known scale: still above half the chance loss after the whole run, or
-    # an accuracy still below the underfitting bar (note 5.7). Without one, a loss still falling at the end is at most info (issue 11: "could train
+    # an accuracy below the underfitting bar and still climbing (note 5.7: poor, and not converged). Without one, a loss still falling at the end is at most info (issue 11: "could train
     # longer"); and after a decayed learning rate, never advice to raise it.
     accuracy = context.final_accuracy
     accuracy_bar = (
@@ -203,7 +203,7 @@ def detect_slow_convergence(curve: LossCurve, *, name: str, context: Context) ->
     )
     poor = not context.learning_rate_decayed and (
         (chance is not None and curve.is_log and curve.level(end) >= thresholds.underfitting_chance_fraction * chance.loss)
-        or (accuracy is not None and accuracy < accuracy_bar)
+        or (accuracy is not None and accuracy < accuracy_bar and context.accuracy_rising)
     )
     if remaining > thresholds.slow_convergence_progress and poor:
         message = (
