@@ -30,6 +30,7 @@ from dlcheck.errors import InputError
 
 STEP_COLUMNS = ("step", "global_step", "_step", "trainer/global_step", "iteration", "iter", "it", "batch")
 EPOCH_COLUMNS = ("epoch", "epochs")
+_MAX_LINE = 100_000  # characters in one CSV line; below the csv module's field limit of 131,072
 _TEXT_SHARE = 0.5  # a column is numeric when at most half of its filled cells are text
 
 
@@ -65,9 +66,13 @@ def _number(cell: str) -> float | None:
 
 def _rows(path: Path) -> tuple[list[list[str]], list[str]]:
     text = read_text(path)
+    lines = text.text.splitlines()
+    kept = [line for line in lines if len(line) <= _MAX_LINE]
+    if len(kept) < len(lines):  # the csv module refuses fields past 131,072 characters; a metrics row is short
+        text.notes.append(f"{path.name}: {len(lines) - len(kept)} line(s) longer than {_MAX_LINE:,} characters skipped")
     try:
-        rows = list(csv.reader(text.text.splitlines()))
-    except csv.Error as error:  # a field past the csv module's size limit, most often
+        rows = list(csv.reader(kept))
+    except csv.Error as error:
         raise InputError(f"{path}: is not a CSV log dlcheck can read ({error}).") from error
     return [row for row in rows if row and any(cell.strip() for cell in row)], text.notes
 

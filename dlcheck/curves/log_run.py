@@ -109,6 +109,9 @@ def assemble_series(
     """
     step_array = np.asarray(steps, dtype=np.float64)
     value_array = np.asarray(values, dtype=np.float64)
+    finite_steps = np.isfinite(step_array)
+    if not finite_steps.all():  # a step of inf or NaN places nothing on the axis
+        step_array, value_array = step_array[finite_steps], value_array[finite_steps]
     if step_array.size > 1 and not bool(np.all(np.diff(step_array) > 0)):
         # suffix minimum of the steps logged after each value (exclusive)
         after = np.minimum.accumulate(step_array[::-1])[::-1]
