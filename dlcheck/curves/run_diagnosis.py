@@ -457,11 +457,24 @@ def _without_redundant(findings: list[Finding]) -> list[Finding]:
                 dropped[kind] = max(dropped.get(kind, -1), severity_rank(finding.severity))
         if finding.kind == "divergence" and finding.severity == "fail":
             onset = finding.step
+    # One story per run (issue 11): a spike inside a rise that a divergence finding already explains is that rise.
+    spans = [
+        (finding.step, finding.end_step)
+        for finding in findings
+        if finding.kind == "divergence" and finding.step is not None and finding.end_step is not None
+    ]
+
+    def explained(finding: Finding) -> bool:
+        if finding.kind != "spike" or finding.step is None:
+            return False
+        if onset is not None and finding.step >= onset:
+            return True
+        return any(low <= finding.step <= high for low, high in spans)
+
     kept = [
         finding
         for finding in findings
-        if severity_rank(finding.severity) > dropped.get(finding.kind, -1)
-        and not (finding.kind == "spike" and onset is not None and finding.step is not None and finding.step >= onset)
+        if severity_rank(finding.severity) > dropped.get(finding.kind, -1) and not explained(finding)
     ]
     return ranked(kept)
 
