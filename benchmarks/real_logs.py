@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.curves.real_log_labels import Outcome, judge, load_labels, present, summary  # noqa: E402
+from tests.curves.real_log_labels import Outcome, judge, load_labels, present, summary
 
 
 def main() -> None:

@@ -215,7 +215,9 @@ def _table_run(
     if skipped_cells:
         facts.notes.append(f"{skipped_cells} non-numeric cell(s) in numeric columns were skipped")
     if repeated:
-        facts.notes.append(f"{repeated} row(s) repeat an earlier {units} (a resume or a re-written row): later values kept")
+        facts.notes.append(
+            f"{repeated} row(s) repeat an earlier {units} (a resume or a re-written row): later values kept"
+        )
     if epoch_column is not None and units != "epoch":
         epochs = np.array([_float_or_nan(row[epoch_column] if epoch_column < len(row) else "") for row in body])
         table_steps, table_epochs, per_epoch = epochs_from_series(row_steps, epochs)

@@ -370,9 +370,11 @@ def diagnose_run(
     for role, series in mapping.roles.items():
         if role.endswith("loss"):
             findings += detect_suspicious_success(series.steps, series.values, name=series.name, context=context)
-    for series in (val_accuracy, train_accuracy):
-        if series is not None:
-            constant = detect_constant_accuracy(series.steps, series.values, name=series.name, context=context)
+    for accuracy_series in (val_accuracy, train_accuracy):
+        if accuracy_series is not None:
+            constant = detect_constant_accuracy(
+                accuracy_series.steps, accuracy_series.values, name=accuracy_series.name, context=context
+            )
             if constant:
                 findings += constant
                 break
@@ -387,7 +389,9 @@ def diagnose_run(
     for role, series in mapping.roles.items():
         needed = thresholds.min_eval_points if role.startswith("val") else thresholds.min_points
         if series.finite_points < needed:
-            not_judged.append((series.name, f"{series.finite_points} finite point(s): too short to judge (needs {needed})"))
+            not_judged.append(
+                (series.name, f"{series.finite_points} finite point(s): too short to judge (needs {needed})")
+            )
     return RunDiagnosis(
         run,
         mapping,
@@ -404,15 +408,17 @@ def diagnose_run(
 
 def _fractions(mapping: Mapping, run: LogRun) -> Mapping:
     """Accuracies logged in percent (DeiT/MAE-style ``test_acc1`` of 0-100) as fractions, with a note."""
-    for role in ("train_accuracy", "val_accuracy"):
-        series = mapping.roles.get(role)  # type: ignore[call-overload]
+    roles: tuple[Role, ...] = ("train_accuracy", "val_accuracy")
+    for role in roles:
+        series = mapping.roles.get(role)
         if series is None:
             continue
         finite = series.values[np.isfinite(series.values)]
         if finite.size and 1.0 < float(finite.max()) <= 100.0 and float(finite.min()) >= 0.0:
             scaled = Series(series.name, series.steps, series.values / 100.0, series.units)
-            mapping.roles[role] = scaled  # type: ignore[index]
-            mapping.candidates[role] = [scaled if item is series else item for item in mapping.candidates.get(role, [])]  # type: ignore[index]
+            mapping.roles[role] = scaled
+            listed = mapping.candidates.get(role, [])
+            mapping.candidates[role] = [scaled if item is series else item for item in listed]
             run.facts.notes.append(f"{series.name} is in percent: read as a fraction")
     return mapping
 

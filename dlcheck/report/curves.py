@@ -282,14 +282,18 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
         primary = result.primary
         if primary is not None:
             console.print(
-                Text.assemble(("primary ", "bold"), (f"{primary.kind}", _STYLE[primary.severity]), f": {primary.message}")
+                Text.assemble(
+                    ("primary ", "bold"), (f"{primary.kind}", _STYLE[primary.severity]), f": {primary.message}"
+                )
             )
         for name, why in result.not_judged:
             console.print(f"not judged: {name} ({why})", style="dim")
         if result.findings:
             console.print(_findings(result.findings))
         elif result.status == "inconclusive":
-            reason = "no loss or accuracy series recognised" if not result.mapping.roles else "every series is too short"
+            reason = (
+                "no loss or accuracy series recognised" if not result.mapping.roles else "every series is too short"
+            )
             console.print(f"nothing judged: {reason}", style=_STYLE["inconclusive"])
         else:
             mapped = ", ".join(role_label(role) for role in result.mapping.roles)
@@ -398,7 +402,9 @@ def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
     best = diagnosis.best_run
     worst = None
     for result in diagnosis.runs:
-        if result.primary is not None and (worst is None or _RANK_OF[result.primary.severity] > _RANK_OF[worst[1].severity]):
+        if result.primary is not None and (
+            worst is None or _RANK_OF[result.primary.severity] > _RANK_OF[worst[1].severity]
+        ):
             worst = (result.run.name, result.primary)
     return {
         "primary": None if worst is None else {**worst[1].to_json(), "run": worst[0]},

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from dlcheck.curves.detectors.context import Context, LossCurve, loss_curve
+from dlcheck.curves.detectors.context import Context, LossCurve
 from dlcheck.curves.findings import ADVICE, Finding
 from dlcheck.curves.robust import mann_kendall, running_median, trailing_reference
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -354,6 +354,7 @@ def detect_warmup_rise(
 
     Examples
     --------
+    >>> from dlcheck.curves.detectors.context import loss_curve
     >>> steps = np.arange(25.0, 1525.0, 25.0)
     >>> lr = np.minimum(steps / 500.0, 1.0) * 1e-4
     >>> loss = np.where(steps < 125, 0.8 - steps / 200, 0.12 + 0.18 * np.clip((steps - 125) / 400, 0, 1))

@@ -202,7 +202,11 @@ def detect_slow_convergence(curve: LossCurve, *, name: str, context: Context) ->
         chance.accuracy + 0.5 * (1.0 - chance.accuracy) if chance is not None else thresholds.underfitting_accuracy
     )
     poor = not context.learning_rate_decayed and (
-        (chance is not None and curve.is_log and curve.level(end) >= thresholds.underfitting_chance_fraction * chance.loss)
+        (
+            chance is not None
+            and curve.is_log
+            and curve.level(end) >= thresholds.underfitting_chance_fraction * chance.loss
+        )
         or (accuracy is not None and accuracy < accuracy_bar and context.accuracy_rising)
     )
     if remaining > thresholds.slow_convergence_progress and poor:

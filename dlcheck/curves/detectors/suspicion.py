@@ -29,9 +29,7 @@ MIN_CONSTANT_EVALUATIONS = 5
 a learning model's accuracy rare, except on a tiny set, where the values also move)."""
 
 
-def detect_suspicious_success(
-    steps: np.ndarray, values: np.ndarray, *, name: str, context: Context
-) -> list[Finding]:
+def detect_suspicious_success(steps: np.ndarray, values: np.ndarray, *, name: str, context: Context) -> list[Finding]:
     """``suspicious_success``: a loss that collapses to ~0 early and stays there (warn).
 
     Examples
@@ -70,12 +68,12 @@ def detect_suspicious_success(
         "be true for most tasks"
     )
     metrics = {"start": start, "collapse_step": collapse_step, "end": float(np.median(rest)), "zeros": zeros}
-    return [Finding("suspicious_success", "warn", name, collapse_step, last, message, ADVICE["suspicious_success"], metrics)]
+    return [
+        Finding("suspicious_success", "warn", name, collapse_step, last, message, ADVICE["suspicious_success"], metrics)
+    ]
 
 
-def detect_constant_accuracy(
-    steps: np.ndarray, values: np.ndarray, *, name: str, context: Context
-) -> list[Finding]:
+def detect_constant_accuracy(steps: np.ndarray, values: np.ndarray, *, name: str, context: Context) -> list[Finding]:
     """``random_performance``: an accuracy identical at every evaluation: the same prediction for every input.
 
     >>> steps = np.arange(35.0)
