@@ -26,18 +26,32 @@ STOP_EMA_BETA = 0.9
 """Causal EMA for the stop decision only (research section 7, defaults): lags ~9 steps, enough to ignore
 one bad batch, short enough to stop soon after the blow-up."""
 STOP_RISE_FRACTION = 1.0
-"""Stop when the smoothed loss exceeds ``best + 1.0 * (first - best)``, i.e. is back at its starting level:
+"""Stop when the smoothed loss exceeds ``best + 1.0 * (level - best)``, i.e. is back at its starting level:
 every bit of progress is lost, so the LR is past any use. Additive, so it works for losses of any sign
 (fastai #962), unlike the ratio ``loss > 4 * best`` of every existing tool."""
 STOP_PATIENCE = 3
 """... for 3 consecutive steps (research section 7, defaults), so a single spike never stops a sweep."""
-STOP_WARMUP_STEPS = 5
-"""The first 5 steps never stop on a rise (a non-finite loss always stops): the noise level is not known yet."""
+STOP_NOISE_POINTS = 12
+"""No rise stops the sweep before 12 losses are in (a non-finite loss always stops). On the default ramp they come
+from LRs below 8e-7, where nothing trains, so they are 12 draws of the loss at initialisation on different
+batches: their median is the starting level and their successive differences measure the batch-to-batch noise
+(11 differences measure its standard deviation to about 40 %). Reading both off one or two batches, as every
+other finder does, let a lucky first batch turn ordinary noise into "diverges at once" on a small-batch
+problem (issue 14, item 7): at batch 8 the loss of a 3-class problem swings between 0.5 and 1.0 from batch to
+batch."""
+STOP_NOISE_MIN_POINTS = 5
+"""A sweep shorter than 96 steps reads an eighth of its steps first (they span the same first decade of the
+ramp), and never fewer than 5: fewer differences than 4 do not measure a spread at all."""
+STOP_JUMP_FACTOR = 100.0
+"""... except a jump: a non-negative loss that stays above 100x its value at initialisation (the first loss, taken
+before any step) from the first step on, for 3 steps, stops the sweep before the noise is measured. Batch-to-batch
+noise at fixed weights does not put every later batch two orders of magnitude above the first; a ramp that starts
+too high (Adam at 1e4 sends a 3-class loss from 1.1 to 1e8 in one step) does."""
 STOP_RELATIVE_FLOOR = 0.1
-"""... nor by less than 10 % of the first loss's size: before the loss has fallen (``first - best`` near 0) and
-while the noise is still unmeasured, a smaller sustained rise is no divergence."""
+"""... nor by less than 10 % of the starting level's size: before the loss has fallen (``level - best`` near 0), a
+smaller sustained rise is no divergence."""
 STOP_NOISE_MULTIPLE = 3.0
-"""When the loss has not fallen yet (``first - best`` tiny), the rise must exceed 3 standard deviations of
+"""When the loss has not fallen yet (``level - best`` tiny), the rise must exceed 3 standard deviations of
 the batch-to-batch noise (measured up to the curve's best point) instead: an early rise of that size is real,
 not noise."""
 
@@ -98,6 +112,14 @@ FLAT_NOISE_MULTIPLE = 3.0
 minimum, computed exactly for the smoother; a one-sided test at about the 0.1 % level) ..."""
 FLAT_RELATIVE_DROP = 0.02
 """... or under 2 % of the starting loss (a model that is already trained, or a range far too low)."""
+FLAT_NOISY_RELATIVE = 0.1
+"""A flat curve whose batch noise exceeds a tenth of the loss level gets the advice to measure on fixed held-out
+batches or larger batches: at that noise a fall of a few percent is invisible."""
+TRAINING_LR_FLOOR = 1e-5
+"""Below this LR no optimiser in common use moves unit-scale weights noticeably in the 15 or so steps before a
+sweep can stop (Adam moves each weight by at most ~lr per step: 1.5e-4 in 15 steps). A sweep that starts below it
+and still diverges at once points at the set-up, not at the start of the ramp; one that starts above it may
+simply start too high."""
 NEVER_DIVERGES_TAIL_FRACTION = 0.05
 """No divergence: the minimum lies in the last 5 % of the points ..."""
 NEVER_DIVERGES_RISE_FRACTION = 0.1
