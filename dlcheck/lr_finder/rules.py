@@ -22,8 +22,10 @@ __all__ = [
     "SUGGESTION_KINDS",
     "apply_rules",
     "descent",
+    "divergence_index",
     "geometric_median",
     "minimum_rule",
+    "onset_index",
     "recommend",
     "rise_start",
     "start_level",
@@ -38,7 +40,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from dlcheck.lr_finder.thresholds import DESCENT_START_FRACTION, MINIMUM_DIVISOR, START_FRACTION
+from dlcheck.lr_finder.thresholds import (
+    DESCENT_START_FRACTION,
+    MINIMUM_DIVISOR,
+    ONSET_FALL_FRACTION,
+    ONSET_NOISE_MULTIPLE,
+    START_FRACTION,
+)
 
 RULE_NAMES = ("valley", "minimum", "steepest")
 SUGGESTION_KINDS = ("constant", "annealed", "one_cycle")
@@ -198,6 +206,45 @@ def rise_start(smoothed: np.ndarray, curve_noise: float = 0.0) -> int | None:
     margin = max(DESCENT_START_FRACTION * (start_level(smoothed) - float(smoothed[lowest])), 3.0 * curve_noise)
     risen = np.flatnonzero(smoothed[lowest:] > float(smoothed[lowest]) + margin)
     return lowest + int(risen[0]) - 1 if risen.size else smoothed.size - 1
+
+
+def onset_index(smoothed: np.ndarray, curve_noise: float = 0.0) -> int | None:
+    """Index where the loss starts to move at all: from there to the minimum the smoothed curve stays below its
+    starting level by more than ``max(3 * curve_noise, 0.02 * fall)``; None without a descent.
+
+    Below it the curve is flat within its noise: at such an LR the range test trained nothing measurable. The
+    band's lower edge (:func:`descent`, 10 % of the fall made) lies above it.
+
+    Examples
+    --------
+    >>> onset_index(np.array([2.0, 2.0, 2.0, 1.97, 1.9, 1.5, 0.8, 0.5, 2.5]))
+    3
+    """
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    if descent(smoothed, curve_noise) is None:
+        return None
+    lowest = int(np.argmin(smoothed))
+    level = start_level(smoothed)
+    margin = max(ONSET_NOISE_MULTIPLE * curve_noise, ONSET_FALL_FRACTION * (level - float(smoothed[lowest])))
+    above = np.flatnonzero(smoothed[: lowest + 1] > level - margin)
+    return min(int(above[-1]) + 1 if above.size else 0, lowest)
+
+
+def divergence_index(smoothed: np.ndarray) -> int | None:
+    """First index after the minimum where the smoothed loss is back at its starting level: every bit of progress
+    lost, the LR past any use (the stop rule's own criterion); None when the curve never got back there.
+
+    Examples
+    --------
+    >>> divergence_index(np.array([2.0, 2.0, 1.5, 0.8, 0.5, 0.9, 1.8, 2.4, 5.0]))
+    7
+    """
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    if descent(smoothed) is None:
+        return None
+    lowest = int(np.argmin(smoothed))
+    back = np.flatnonzero(smoothed[lowest:] >= start_level(smoothed))
+    return lowest + int(back[0]) if back.size else None
 
 
 def suggestions_by_kind(

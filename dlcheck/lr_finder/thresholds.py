@@ -76,6 +76,12 @@ DESCENT_START_FRACTION = 0.1
 standard deviations of the smoothed curve) for good: the descent has begun. The upper edge, symmetrically:
 where it first comes within that margin of its minimum, i.e. 90 % of the fall made: the loss stops falling
 (Smith's upper bound is where the improvement "slows, becomes ragged, or falls", whichever comes first)."""
+ONSET_NOISE_MULTIPLE = 3.0
+"""Where the loss starts to move at all (the ``lr_range`` check's lower limit): the smoothed curve has fallen below
+its starting level by 3 standard errors of the smoothed curve (a one-sided test at about the 0.1 % level, as for
+the flat shape) ..."""
+ONSET_FALL_FRACTION = 0.02
+"""... and by 2 % of its total fall (a floor for curves with almost no noise; the same 2 % as ``FLAT_RELATIVE_DROP``)."""
 START_FRACTION = 0.05
 """The starting level of a curve is the median of its first 5 % of points: the smoother's first value alone
 is its noisiest (an end point is fitted from one side only)."""
@@ -133,8 +139,22 @@ that comes while the loss is still near its minimum is a numerical problem (shap
 
 # ------------------------------------------------------------------------------------------------- checks
 PLACEMENT_TOLERANCE = 2.0
-"""The check advises a new ``optimizer.lr`` only when the recipe's lies more than 2x outside the usable range:
-repeated sweeps differ by up to 2x (``REPEAT_AGREEMENT_FACTOR``), so a closer value is within the test's noise."""
+"""The ``lr_range`` check judges the recipe's ``optimizer.lr`` only when it lies more than 2x outside the usable
+range (the band; for a one-cycle peak, up to where the loss starts to rise): repeated sweeps differ by up to 2x
+(``REPEAT_AGREEMENT_FACTOR``), so a closer value is within the test's noise and passes. Further outside it warns,
+with advice naming the suggestion. It fails only far outside, where the curve itself shows the run cannot work:
+
+- above the LR where the range test's smoothed loss was back at its starting level (or the sweep stopped on
+  divergence): every bit of progress is lost there, the stop rule's own criterion, so a run at that LR blows up
+  or learns nothing; at one decade past the band's upper edge a healthy curve is usually there already;
+- below where the loss first moved at all (``ONSET_NOISE_MULTIPLE``), and only when the whole run cannot make up
+  for it: its ``steps x lr`` (an upper bound of the sum of its LRs under any schedule with that peak) is below
+  half the sum of the LRs the sweep had taken when its loss began to fall (the same factor 2 of noise).
+  Progress in the first steps grows with the sum of the LRs taken (each Adam step moves a weight by up to ~lr),
+  so such a run moves the weights less than the range test did while its loss stayed flat. A long run at a
+  small LR still learns, slowly: a warn, not a fail (a false fail on a healthy recipe is the worst outcome).
+
+A fail needs a band to trust: with low confidence it is lowered to a warn."""
 VERIFY_STEPS = 200
 """Length of each bracket run of ``--verify`` (research section 7.7: 100-300 steps)."""
 VERIFY_FACTOR = 3.0
