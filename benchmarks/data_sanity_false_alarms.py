@@ -11,7 +11,9 @@ split), the synthetic sources (blobs, moons, xor, spirals at several sizes, clas
 five seeds, the generated data of ``lr_problems.py``, and tensor data of other shapes split at random: Gaussian,
 heavy-tailed (Student t with 3 degrees of freedom, log-normal), sparse, one-hot categorical and integer-count
 features, small validation splits (20 samples), images and sequences. A healthy data set is split at random, so
-every warning of these checks on it is a false alarm.
+every warning of these checks on it is a false alarm. The thresholds were set looking at those; the "fresh" group
+(uniform, bimodal, exponential, 200 correlated features, 28x28 images) was added afterwards, to measure on data
+they never saw.
 
 Planted: the same kinds of data with one bug each (a shifted feature, validation not normalised, near-copies of
 training rows in validation, a column holding the label), to show the checks do fire; the rate there is the share
@@ -137,6 +139,47 @@ def _tensor_data(kind: str, count: int, generator: torch.Generator) -> tuple[tor
 
 
 KINDS = ("gaussian", "student_t", "lognormal", "sparse", "one_hot", "counts", "images", "sequences")
+FRESH_KINDS = ("uniform", "bimodal", "exponential", "wide", "big_images")
+"""Kinds added after the thresholds were set (see the thresholds' comments), to measure on data they never saw."""
+
+
+def _fresh_data(kind: str, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if kind == "uniform":
+        inputs = torch.rand(count, 8, generator=generator)
+    elif kind == "bimodal":
+        inputs = torch.randn(count, 8, generator=generator) + 4 * (torch.rand(count, 8, generator=generator) < 0.3)
+    elif kind == "exponential":
+        inputs = -torch.rand(count, 8, generator=generator).clamp_min(1e-12).log()
+    elif kind == "wide":
+        inputs = torch.randn(count, 200, generator=generator) @ torch.randn(200, 200, generator=generator) / 14
+    else:  # big_images: (N, 1, 28, 28) with a blurry blob at a random place
+        rows = torch.arange(28.0)
+        centre = 6 + 16 * torch.rand(count, 2, generator=generator)
+        blob = (
+            -(
+                (rows[None, :, None] - centre[:, None, None, 0]) ** 2
+                + (rows[None, None, :] - centre[:, None, None, 1]) ** 2
+            )
+            / 20
+        ).exp()
+        inputs = (blob + 0.2 * torch.rand(count, 28, 28, generator=generator))[:, None]
+    flat = inputs.reshape(count, -1)
+    weights = torch.randn(flat.shape[1], 3, generator=generator) / flat.shape[1] ** 0.5
+    scores = (flat - flat.mean(dim=0)) / flat.std(dim=0).clamp_min(1e-6) @ weights
+    return inputs, (scores + 0.5 * torch.randn(count, 3, generator=generator)).argmax(dim=1)
+
+
+def _fresh_cases() -> Iterator[Case]:
+    for kind in FRESH_KINDS:
+        for count, val in ((200, 40), (2000, 400)):
+            for seed in range(10, 16):
+
+                def run(kind: str = kind, count: int = count, val: int = val, seed: int = seed) -> object:
+                    generator = torch.Generator().manual_seed(seed)
+                    inputs, labels = _fresh_data(kind, count, generator)
+                    return check_data(*_random_split(inputs, labels, val, generator))
+
+                yield f"fresh {kind} n={count} seed {seed}", run
 
 
 def _tensor_cases() -> Iterator[Case]:
@@ -196,14 +239,15 @@ def _planted_cases() -> Iterator[tuple[str, str, Callable[[], object]]]:
                 return check_data(train_x, train_y, val_x, val_y)
 
             def label_column(split: Callable[[], tuple] = split) -> object:
-                train_x, train_y, val_x, val_y, _ = split()
+                train_x, train_y, val_x, val_y, generator = split()
                 if train_x.ndim > 2:  # images: one pixel carries the label
                     train_x, val_x = train_x.clone(), val_x.clone()
                     train_x[:, 0, 0, 0], val_x[:, 0, 0, 0] = train_y.float(), val_y.float()
                     return check_data(train_x, train_y, val_x, val_y)
+                jitter = torch.rand(train_y.shape[0] + val_y.shape[0], generator=generator)  # an ID sorted by class
                 return check_data(
-                    torch.cat([train_x, train_y[:, None].float()], 1), train_y,
-                    torch.cat([val_x, val_y[:, None].float()], 1), val_y,
+                    torch.cat([train_x, 10 * train_y[:, None] + jitter[: train_y.shape[0], None]], 1), train_y,
+                    torch.cat([val_x, 10 * val_y[:, None] + jitter[train_y.shape[0] :, None]], 1), val_y,
                 )  # fmt: skip
 
             yield "shift", f"{kind} seed {seed}", shifted
@@ -219,12 +263,15 @@ def main() -> int:
     healthy: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
     slowest = (0.0, "")
+    extremes = {"split_mean_shift_max": 0.0, "split_std_ratio_max": 1.0, "single_feature_best_score": 0.0}
+    smallest_p = 1.0
     with tempfile.TemporaryDirectory() as scratch_name:
         groups = {
             "bundled recipes": _recipe_cases(),
             "synthetic sources": _source_cases(),
             "lr_problems data": _generated_cases(Path(scratch_name)),
             "tensor data": _tensor_cases(),
+            "fresh data": _fresh_cases(),
         }
         for group, cases in groups.items():
             counts[group] = 0
@@ -238,6 +285,10 @@ def main() -> int:
                 seconds = time.perf_counter() - clock
                 slowest = max(slowest, (seconds, name))
                 counts[group] += 1
+                metrics = result.metrics  # type: ignore[attr-defined]
+                for key in extremes:
+                    extremes[key] = max(extremes[key], float(metrics.get(key, 0.0)))
+                smallest_p = min(smallest_p, float(metrics.get("near_duplicate_p", 1.0)))
                 for check, fired in _fired(result.summary).items():  # type: ignore[attr-defined]
                     if fired:
                         healthy.setdefault(check, []).append(name)
@@ -247,6 +298,11 @@ def main() -> int:
     for check in CHECKS:
         alarms = len(healthy.get(check, []))
         print(f"  {check:16s} false alarms {alarms} / {total} = {100 * alarms / max(total, 1):.1f} %")
+    print(
+        "  largest on healthy data: |standardised mean difference| {split_mean_shift_max:.2f}, std ratio "
+        "{split_std_ratio_max:.2f}, single-feature score {single_feature_best_score:.2f}; ".format(**extremes)
+        + f"smallest near-copy p-value {smallest_p:.1e}"
+    )
     caught: dict[str, list[int]] = {}
     for check, _name, run in _planted_cases():
         hit = _fired(run().summary)[check]  # type: ignore[attr-defined]

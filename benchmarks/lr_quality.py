@@ -158,7 +158,7 @@ METHODS: dict[str, Callable[..., float | None]] = {
 
 # ------------------------------------------------------------------------------------------------- main
 def _regret_text(regret: float) -> str:
-    return "diverged" if not math.isfinite(regret) else f"{regret:.2f}"
+    return "diverged" if not math.isfinite(regret) else f"{regret:.3f}"
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -115,8 +115,8 @@ def _curve_limits(result: LRFinderResult) -> dict[str, float | None]:
 def place_recipe_lr(result: LRFinderResult, training_steps: int | None = None) -> Placement:
     """Judge the recipe's LR against the usable band and the curve's limits.
 
-    The usable range runs from the band's lower edge to its upper edge (for a one-cycle peak, to where the loss
-    starts to rise). Within :data:`~dlcheck.lr_finder.thresholds.PLACEMENT_TOLERANCE` of it: pass (repeated
+    The usable range runs from the band's lower edge to its upper edge, or to the suggestion where that sits above
+    it (a one-cycle peak, where the loss starts to rise; SGD's constant LR, where the loss is lowest). Within :data:`~dlcheck.lr_finder.thresholds.PLACEMENT_TOLERANCE` of it: pass (repeated
     sweeps differ by that much). Further outside: warn. Far outside: fail, when the LR is past where the loss
     diverged in the range test (back at its starting level), or below where the loss started to move at all
     and so small that the whole run (``training_steps`` x LR) adds up to less than half the sum of the LRs the
@@ -129,8 +129,11 @@ def place_recipe_lr(result: LRFinderResult, training_steps: int | None = None) -
         return Placement("pass", recipe_lr, "", [], {})
     limits = _curve_limits(result)
     low = band[0]
-    high = max(band[1], suggested) if result.suggestion_kind == "one_cycle" else band[1]
-    where = "starts to rise" if result.suggestion_kind == "one_cycle" else "stops falling"
+    high = max(band[1], suggested)  # a one-cycle peak, and SGD's constant LR, sit above the band
+    if result.suggestion_kind == "one_cycle":
+        where = "starts to rise"
+    else:
+        where = "is lowest" if suggested > band[1] else "stops falling"
     tolerance = thresholds.PLACEMENT_TOLERANCE
     onset, divergence, needed = limits["onset_lr"], limits["divergence_lr"], limits["sweep_lr_sum_to_onset"]
     status: Status = "pass"
@@ -206,6 +209,8 @@ def result_to_check(result: LRFinderResult, *, training_steps: int | None = None
         band_text = f", band {band[0]:.1e}-{band[1]:.1e}" if band is not None else ""
         if band is not None and result.suggestion_kind == "one_cycle" and suggested > band[1]:
             band_text += "; a one-cycle peak sits above it, where the loss starts to rise (Smith 2018)"
+        elif band is not None and suggested > band[1]:
+            band_text += "; SGD's constant LR sits above it, where the loss is lowest (its stability edge)"
         kind = "" if result.suggestion_kind == "constant" else f"peak of the {result.schedule} schedule, "
         summary = (
             f"Suggested lr {suggested:.1e} ({kind}batch {result.batch_size}, {result.confidence} confidence"

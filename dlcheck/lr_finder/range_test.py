@@ -196,6 +196,8 @@ class SweepHistory:
         Seed of the data order and dropout of this sweep.
     seconds : float
         Wall time of the sweep.
+    optimizer : str
+        Class name of the optimiser that drew it (``"SGD"``, ``"AdamW"``...): SGD's constant LR is read differently.
     """
 
     lr: np.ndarray
@@ -204,6 +206,7 @@ class SweepHistory:
     stop: StopReason
     seed: int
     seconds: float
+    optimizer: str = ""
 
     @property
     def first_non_finite(self) -> int | None:
@@ -280,4 +283,5 @@ def run_sweep(
         stop=monitor.reason or "completed",
         seed=seed,
         seconds=time.perf_counter() - started,
+        optimizer=type(step.optimizer).__name__,
     )

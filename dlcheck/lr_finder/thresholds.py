@@ -86,6 +86,23 @@ START_FRACTION = 0.05
 """The starting level of a curve is the median of its first 5 % of points: the smoother's first value alone
 is its noisiest (an end point is fitted from one side only)."""
 
+CONSTANT_TOWARDS_TOP = 0.5
+"""The LR to hold constant, for optimisers with steps normalised per parameter (Adam, AdamW, RMSprop, Adagrad...):
+the rules' median moved this fraction of the way, in log-LR, to the band's upper edge (where the loss stops
+falling): their geometric mean. The three rules mark the descent (valley and steepest its middle, minimum/3.2 its
+end), so on a narrow descent the median is already near the top and moves little (x1.5), but on a flat, wide
+optimum, where the loss keeps falling over two or three decades, it sat at the conservative end: a decade below
+where the loss stops falling, with regrets of 1.2-1.3 (issue 14, item 8). Above the upper edge a constant LR is
+never put (Smith: it must stay below the maximum bound), because these optimisers move every weight by about lr
+per step however small its gradient, so the noise a constant LR leaves does not shrink as the loss falls.
+
+SGD (with or without momentum) steps by lr x gradient: its steps shrink as the loss falls, and it trains stably up
+to the largest LR its curvature allows, the "edge of stability" (Cohen et al., ICLR 2021), where the range test's
+loss stops falling and turns. Its constant LR is the LR at the curve's minimum: on four problems where plain SGD's
+loss kept falling up to large LRs (a softmax regression and MLPs with and without BatchNorm), the rules' median sat
+0.5-0.8 decades too low (regrets 1.2-2.6) and the minimum within 1.2 of the best. Developed on those twelve
+problems (``benchmarks/lr_problems.py``'s development split and three models x SGD, RMSprop, AdamW), never on
+the benchmark's held-out problems."""
 ANNEALED_SCHEDULES = ("cosine", "exponential", "inverse_time")
 """Schedules that decay from ``optimizer.lr`` and spend most of a run below it; for them (and for any schedule
 with a warm-up) ``optimizer.lr`` is a peak, and the suggestion is the band's upper edge, where the loss stops
