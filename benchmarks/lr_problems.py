@@ -53,20 +53,36 @@ def _write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-def regression_recipe(directory: Path) -> Path:
-    """A smooth non-linear regression in 8 dimensions with noise: y = sin(x.w1) + 0.5 (x.w2)^2 + 0.1 e."""
-    rng = np.random.default_rng(1234)
+def _regression(directory: Path, name: str, seed: int, noise: float, training: str, *, quadratic: bool) -> Path:
+    """An MLP regression recipe on 2000 samples of 8 Gaussian features; ``training`` holds its optimiser lines.
+
+    Targets: ``sin(x.w1) + 0.5 (x.w2)^2`` (``quadratic``) or ``x.w1 + 0.5 sin(2 x.w2)``, plus Gaussian noise of
+    standard deviation ``noise``.
+    """
+    rng = np.random.default_rng(seed)
     inputs = rng.standard_normal((2000, 8)).astype(np.float32)
     first, second = rng.standard_normal(8) / math.sqrt(8), rng.standard_normal(8) / math.sqrt(8)
-    targets = np.sin(inputs @ first) + 0.5 * (inputs @ second) ** 2 + 0.1 * rng.standard_normal(2000)
-    np.savez(directory / "regression.npz", x=inputs, y=targets.astype(np.float32))
+    if quadratic:
+        signal = np.sin(inputs @ first) + 0.5 * (inputs @ second) ** 2
+    else:
+        signal = inputs @ first + 0.5 * np.sin(2 * inputs @ second)
+    targets = signal + noise * rng.standard_normal(2000)
+    np.savez(directory / f"{name}.npz", x=inputs, y=targets.astype(np.float32))
     text = (
-        "name: regression-mlp\nseed: 0\ndata: {source: npz, path: regression.npz, val_fraction: 0.2}\n"
+        f"name: {name}\nseed: 0\ndata: {{source: npz, path: {name}.npz, val_fraction: 0.2}}\n"
         + _mlp(1)
-        + "loss: mse\noptimizer: {name: adam, lr: 1.0e-3}\nschedule: {name: cosine, interval: step}\n"
-        "train: {epochs: 20, batch_size: 64}\ndevice: cpu\n"
+        + f"loss: mse\n{training}device: cpu\n"
     )
-    return _write(directory, "regression.yaml", text)
+    return _write(directory, f"{name}.yaml", text)
+
+
+def regression_recipe(directory: Path) -> Path:
+    """A smooth non-linear regression with a little noise (0.1); Adam with a cosine schedule."""
+    training = (
+        "optimizer: {name: adam, lr: 1.0e-3}\nschedule: {name: cosine, interval: step}\n"
+        "train: {epochs: 20, batch_size: 64}\n"
+    )
+    return _regression(directory, "regression", 1234, 0.1, training, quadratic=True)
 
 
 def blobs_sgd_recipe(directory: Path) -> Path:
@@ -92,18 +108,8 @@ def moons_rmsprop_recipe(directory: Path) -> Path:
 
 def noisy_regression_recipe(directory: Path) -> Path:
     """y = x.w + 0.5 sin(2 x.v) + e, e of standard deviation 1: about as much noise as signal; SGD momentum."""
-    rng = np.random.default_rng(4321)
-    inputs = rng.standard_normal((2000, 8)).astype(np.float32)
-    first, second = rng.standard_normal(8) / math.sqrt(8), rng.standard_normal(8) / math.sqrt(8)
-    targets = inputs @ first + 0.5 * np.sin(2 * inputs @ second) + 1.0 * rng.standard_normal(2000)
-    np.savez(directory / "noisy_regression.npz", x=inputs, y=targets.astype(np.float32))
-    text = (
-        "name: noisy-regression-sgd\nseed: 0\ndata: {source: npz, path: noisy_regression.npz, val_fraction: 0.2}\n"
-        + _mlp(1)
-        + "loss: mse\noptimizer: {name: sgd, lr: 1.0e-2, momentum: 0.9}\ntrain: {epochs: 12, batch_size: 64}\n"
-        "device: cpu\n"
-    )
-    return _write(directory, "noisy_regression.yaml", text)
+    training = "optimizer: {name: sgd, lr: 1.0e-2, momentum: 0.9}\ntrain: {epochs: 12, batch_size: 64}\n"
+    return _regression(directory, "noisy_regression", 4321, 1.0, training, quadratic=False)
 
 
 def residual_adagrad_recipe(directory: Path) -> Path:

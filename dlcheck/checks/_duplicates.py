@@ -156,7 +156,8 @@ def near_duplicates(
         copies[digest] = copies.get(digest, 0) + 1
     val_hashes = row_hashes(val.inputs[::val_step])
     val_queries = [index for index, digest in enumerate(val_hashes) if digest not in seen]
-    val_queries = val_queries[:: max(1, -(-len(val_queries) // thresholds.NEAR_DUPLICATE_VAL_QUERIES))]
+    val_stride = max(1, -(-len(val_queries) // thresholds.NEAR_DUPLICATE_VAL_QUERIES))
+    val_queries = val_queries[::val_stride]
     reference_hashes = [train_hashes[int(index) * train_step] for index in reference]
     train_queries = [index for index, digest in enumerate(reference_hashes) if copies[digest] == 1]
     train_queries = train_queries[:: max(1, -(-len(train_queries) // thresholds.NEAR_DUPLICATE_TRAIN_QUERIES))]
@@ -188,7 +189,8 @@ def near_duplicates(
         and excess_p < thresholds.NEAR_DUPLICATE_P
     ):
         return
-    sampled = "" if len(val_queries) == val.size and coverage == 1.0 else " (estimated on a sample)"
+    every_sample = val.exhaustive and val_step == 1 and val_stride == 1 and coverage == 1.0
+    sampled = "" if every_sample else " (estimated on a sample)"
     findings.append(
         Finding(
             "warn",

@@ -5,6 +5,12 @@ no output for (found here, before a cryptic index error deep in the loss), input
 scale, heavy class imbalance (and the baseline it implies), exact duplicates between the training and
 validation splits (leakage), and a look at one batch exactly as the model receives it.
 
+Train and validation from one distribution (issue 14): per-feature or per-channel mean and scale compared between
+the splits (``_split_shift``: not normalised like training, or drifted), near-copies of training samples in
+validation (``_duplicates.near_duplicates``), and one input coordinate that predicts the label almost perfectly
+(``_leaking_feature``). Their false-alarm rates on healthy data are measured by
+``benchmarks/data_sanity_false_alarms.py``.
+
 Tensor splits are checked whole; map-style Datasets on :data:`~dlcheck.checks.thresholds.DATASET_SAMPLE`
 evenly spread items.
 """
@@ -331,6 +337,10 @@ def _judge(
         checked.append("labels in range")
     if val is not None:
         checked.append("no train/val duplicates")
+    if "split_shift_units" in metrics:
+        checked.append("val scaled like train" + (", no near-copies" if "near_duplicate_fraction" in metrics else ""))
+    if "single_feature_best_score" in metrics:
+        checked.append("no feature giving the label")
     return CheckResult(NAME, "pass", ", ".join(parts) + "; " + ", ".join(checked) + ".", metrics, [], details)
 
 
@@ -352,7 +362,7 @@ def check_data(
     train_inputs, train_targets : torch.Tensor or array_like
         ``(N, ...)`` inputs and ``(N,)`` class indices (or ``(N, ...)`` regression / multi-label targets).
     val_inputs, val_targets : torch.Tensor or array_like, optional
-        The validation split; exact copies of training samples in it are reported as leakage.
+        The validation split, as the model sees it: compared with training (scale, drift, exact and near copies).
     num_outputs : int, optional
         Outputs per sample of the model (the number of classes for ``cross_entropy``): labels outside
         ``0 .. num_outputs - 1`` fail the check.
@@ -365,8 +375,10 @@ def check_data(
     -------
     CheckResult
         ``data_sanity``: ``fail`` for non-finite values or labels outside the outputs, ``warn`` for inputs far
-        from unit scale, heavy imbalance, train/validation duplicates; metrics include ``class_counts``,
-        ``majority_baseline``, ``leakage_fraction`` and ``batch_*`` statistics.
+        from unit scale, heavy imbalance, train/validation duplicates or near-copies, a validation split not on
+        the training scale or drifted, one feature that gives the label; metrics include ``class_counts``,
+        ``majority_baseline``, ``leakage_fraction``, ``split_shift_flagged``, ``near_duplicate_fraction``,
+        ``single_feature_best_score`` and ``batch_*`` statistics.
 
     Examples
     --------
