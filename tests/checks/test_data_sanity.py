@@ -21,6 +21,15 @@ SPLIT_PHRASES = (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():  # type: ignore[no-untyped-def]
+    """Small tensors run faster on one thread, and a busy shared machine does not stall them; restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _tabular(seed: int, count: int = 1000, features: int = 10) -> tuple[torch.Tensor, ...]:
     """Gaussian features, labels from two of them with noise, split 800/200 at random."""
     generator = torch.Generator().manual_seed(seed)
