@@ -26,7 +26,7 @@ give one number whatever the schedule, as their users would use it.
 The target (issue 14): dlcheck's regret <= 1.2 on every problem, with a suggestion on each.
 
 Run: ``python benchmarks/lr_quality.py [--seeds 2] [--threads 1] [--split dev] [--cache grid.json]`` (about
-40 minutes on 2 busy CPU cores for the 13 problems with two seeds). ``--cache`` keeps the grid's losses in a file
+10 minutes on 2 busy CPU cores for the 13 problems with two seeds). ``--cache`` keeps the grid's losses in a file
 (they do not depend on any finder), so that a rerun trains only at the suggestions.
 """
 
