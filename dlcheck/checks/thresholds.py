@@ -87,22 +87,16 @@ NEAR_DUPLICATE_TRAIN_QUERIES = 1024
 NEAR_DUPLICATE_COORDINATES = 1024
 
 # --- one feature that predicts the label (``_leaking_feature.py``)
-#: Balanced accuracy, on held-out samples, of predicting the class from one input coordinate's quantile bin alone,
-#: at or above which the label probably leaks into the inputs. "Almost perfectly": one error in a hundred. The
+#: Balanced accuracy, on held-out samples, of predicting the class from one input coordinate alone (the label of the
+#: nearest training sample in that coordinate), at or above which the label probably leaks into the inputs. "Almost perfectly": one error in a hundred. The
 #: 320 healthy data sets of the false-alarm benchmark reach at most 0.93 (``data_sanity_false_alarms.py``).
 LEAK_BALANCED_ACCURACY_WARN = 0.99
 #: |Spearman rank correlation| of one coordinate with a regression target at or above which it is a copy of the
 #: target (or a monotone function of it) rather than a feature: 0.99 leaves 2 % of the rank variance unexplained.
 LEAK_RANK_CORRELATION_WARN = 0.99
-#: Quantile bins per coordinate, at least this many fitting samples per bin (fewer bins for small data), and at
-#: most this many cells in the coordinates x bins x classes count table (fewer bins for many classes). With 16 wide
-#: bins a column holding the label with jitter scored 94 %: the bins that straddle two classes cost that much.
-LEAK_BINS = 256
-LEAK_SAMPLES_PER_BIN = 4
-LEAK_TABLE_CELLS = 4_000_000
 #: Samples needed before a "perfect" score means anything (half of them to score, without a validation split).
 LEAK_MIN_SAMPLES = 60
-#: Coordinates tried (a stride over the flattened inputs), and classes at most (a table of bins x classes each).
+#: Coordinates tried (a stride over the flattened inputs), and classes at most (a recall table per coordinate).
 LEAK_MAX_COORDINATES = 1024
 LEAK_MAX_CLASSES = 100
 

@@ -118,10 +118,12 @@ def test_low_dimensional_data_is_judged_against_its_own_density() -> None:
     assert _silent_on_splits(result.summary), result.summary  # ... and are no alarm
 
 
-def test_a_column_holding_the_label_warns() -> None:
+@pytest.mark.parametrize("jitter_seed", [6, 7, 8])  # 7 and 8 scored 99 % and 98.6 % with quantile bins
+def test_a_column_holding_the_label_warns(jitter_seed: int) -> None:
     train_x, train_y, val_x, val_y = _tabular(6)
-    leaking_train = torch.cat([train_x, train_y[:, None].float() * 10 + torch.rand(800, 1)], dim=1)
-    leaking_val = torch.cat([val_x, val_y[:, None].float() * 10 + torch.rand(200, 1)], dim=1)
+    generator = torch.Generator().manual_seed(jitter_seed)
+    leaking_train = torch.cat([train_x, train_y[:, None].float() * 10 + torch.rand(800, 1, generator=generator)], dim=1)
+    leaking_val = torch.cat([val_x, val_y[:, None].float() * 10 + torch.rand(200, 1, generator=generator)], dim=1)
     result = check_data(leaking_train, train_y, leaking_val, val_y, num_outputs=4)
     assert result.status == "warn"
     assert "Feature 10 alone predicts the label almost perfectly (balanced accuracy 100%)" in result.summary
