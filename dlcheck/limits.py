@@ -24,13 +24,18 @@ __all__ = [
     "DEFAULT_MAX_IMAGE_PIXELS",
     "MAX_IMAGE_PIXELS_VARIABLE",
     "MAX_MEMORY_VARIABLE",
+    "check_image_pixels",
     "check_memory",
     "describe_bytes",
     "max_image_pixels",
     "memory_budget_bytes",
+    "pillow_pixel_limit",
 ]
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 
 from dlcheck.errors import DlcheckError, InputError
 
@@ -149,3 +154,48 @@ def check_memory(needed_bytes: float, what: str, error: type[DlcheckError] = Inp
         f"{what} needs {describe_bytes(needed_bytes)}, more than the {describe_bytes(budget)} memory limit; "
         f"{advice}raise the limit with {MAX_MEMORY_VARIABLE}=N (gigabytes) if this machine has the memory"
     )
+
+
+def check_image_pixels(
+    width: int, height: int, source: str, *, max_pixels: int, error: type[DlcheckError] = InputError, fix: str = ""
+) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels, before it is decoded.
+
+    Examples
+    --------
+    >>> check_image_pixels(640, 480, "photo.png", max_pixels=1_000_000)
+    >>> check_image_pixels(100_000, 100_000, "bomb.png", max_pixels=100_000_000)
+    Traceback (most recent call last):
+    ...
+    dlcheck.errors.InputError: bomb.png: the header declares 100000x100000 pixels (10,000 megapixels), over the limit of 100 megapixels; ...
+    """
+    pixels = width * height
+    if pixels <= max_pixels:
+        return
+    advice = f"{fix}; " if fix else ""
+    raise error(
+        f"{source}: the header declares {width}x{height} pixels ({pixels / 1e6:,.0f} megapixels), over the limit of "
+        f"{max_pixels / 1e6:,.4g} megapixels; decoding it would take at least {describe_bytes(pixels)}. "
+        f"{advice}if the image is genuine, raise the limit with {MAX_IMAGE_PIXELS_VARIABLE}=N (pixels)"
+    )
+
+
+@contextlib.contextmanager
+def pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's own decompression-bomb check, held to ``max_pixels`` and raised as an error.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` (89 megapixels) and refuses twice that; a warning scrolls
+    past, or is silenced by whoever reads the image. Inside this block its limit is ``max_pixels`` and its
+    warning is an exception (``PIL.Image.DecompressionBombWarning``), so every image or frame Pillow opens
+    or decodes meets the same limit as our header check. Pillow's setting is restored on exit.
+    """
+    from PIL import Image  # heavy; only image readers need it
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved

@@ -57,7 +57,7 @@ def test_image_files_are_read_and_validated(tmp_path: Path) -> None:
         (np.zeros((0, 5)), "empty"),
         (np.zeros((1, 1)), "need at least 3x3"),
         (np.zeros((2, 8, 3)), "need at least 3x3"),
-        (np.zeros((5, 5, 2)), "unsupported image shape"),
+        (np.zeros((5, 5, 5)), "unsupported image shape"),
         (np.array([[np.inf] * 4] * 4), "NaN or inf"),
         (np.full((4, 4), "a"), "unsupported pixel type"),
     ],
