@@ -68,6 +68,8 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_SEQUENCE = "tag:yaml.org,2002:seq"
+_MAPPING = "tag:yaml.org,2002:map"
 
 # YAML 1.2.2 core schema, section 10.3.2 (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
 _CORE_RESOLVERS: tuple[tuple[str, str, str], ...] = (
@@ -127,9 +129,10 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node)).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
-    if len(digits) > MAX_INTEGER_DIGITS:
+    length = len(digits) - (2 if digits[:2] in ("0o", "0x") else 0)
+    if length > MAX_INTEGER_DIGITS:
         raise _LimitExceeded(
-            f"an integer of {len(digits):,} digits; the limit is {MAX_INTEGER_DIGITS}",
+            f"an integer of {length:,} digits; the limit is {MAX_INTEGER_DIGITS}",
             "recipe numbers are counts, sizes and seeds; write a sensible value",
             node.start_mark,
         )
@@ -221,6 +224,8 @@ class _Builder:
                 raise self._error(node, error.message, error.hint, path) from None
         if id(node) in self._active:
             raise self._error(node, "an alias refers to a block that contains it (recursive anchor)", "", path)
+        if node.tag not in (_SEQUENCE, _MAPPING):  # built here, not by PyYAML: an explicit tag would be ignored
+            raise self._error(node, f"an unknown `!!` tag ({node.tag})", "recipes are plain YAML; remove the tag", path)
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
