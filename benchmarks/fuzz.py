@@ -310,6 +310,11 @@ _DANGEROUS_FACTORIES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("logging:os.system", {"command": f"touch {CANARY}"}),
     ("aliases:system", {"command": f"touch {CANARY}"}),  # a local module re-exporting os.system
     ("pty:spawn", {"argv": ["touch", CANARY]}),
+    ("logging:FileHandler", {"filename": CANARY}),
+    ("zipfile:ZipFile", {"file": CANARY, "mode": "w"}),
+    ("torch:save", {"obj": "payload", "f": CANARY}),
+    ("numpy:save", {"file": CANARY, "arr": [1, 2]}),
+    ("torch:load", {"f": "payload.py", "weights_only": False}),
 )
 
 _PAYLOAD = f"import pathlib\npathlib.Path(__file__).with_name({CANARY!r}).touch()\n"
@@ -416,6 +421,11 @@ def _recipe_cases(count: int, rng: random.Random, scratch: Path) -> list[Case]:
             data = dict(parsed["digits_mlp.yaml"])
             data["data"] = dict(rng.choice(_DATA_SECTIONS))
             name, content = f"data:{data['data']['source']}:{data['data']['path']}", yaml.safe_dump(data)
+            if rng.random() < 0.25:  # `train` reads data.path through the same loaders
+                _write(folder / "recipe.yaml", content)
+                command = ["train", "recipe.yaml", "--set", "train.epochs=1", "--set", "logging.tensorboard=false"]
+                cases.append(Case("recipe", f"train:{name}", folder, command))
+                continue
         else:
             # Viewing a recipe must not run the module next to it.
             _write(folder / "my_models.py", _PAYLOAD + (ROOT / "recipes" / "my_models.py").read_text())
