@@ -35,6 +35,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -777,11 +778,16 @@ def _problems(outcomes: list[Outcome], limit: int) -> str:
     bad = [o for o in outcomes if o.verdict in ("traceback", "timeout", "over_memory", "code_ran", "signal")]
     groups: dict[tuple[str, str, str], list[Outcome]] = collections.defaultdict(list)
     for outcome in bad:
-        groups[(outcome.case.kind, outcome.verdict, outcome.last_line[:90])].append(outcome)
+        # One group per exception type (the message's numbers and positions vary from input to input).
+        error = re.match(r"^([\w.]+(?:Error|Exception|Exit))\b", outcome.last_line)
+        key = error[1] if error else re.sub(r"\d+", "N", outcome.last_line)[:60]
+        groups[(outcome.case.kind, outcome.verdict, key)].append(outcome)
     lines = []
-    for (kind, verdict, last), members in sorted(groups.items(), key=lambda item: -len(item[1]))[:limit]:
-        names = ", ".join(sorted({member.case.name for member in members})[:4])
-        lines.append(f"  {len(members):>4} {kind:<6} {verdict:<11} {names}: {last}")
+    for (kind, verdict, key), members in sorted(groups.items(), key=lambda item: -len(item[1]))[:limit]:
+        names = sorted({member.case.name for member in members})
+        shown = ", ".join(names[:4]) + (f" (+{len(names) - 4})" if len(names) > 4 else "")
+        lines.append(f"  {len(members):>4} {kind:<6} {verdict:<11} {key or '(no output)'}: {shown}")
+        lines.append(f"{'':>24}e.g. {members[0].last_line[:100]}")
     return "\n".join(lines)
 
 
