@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.dlcheck-installed
 # multi-GB CUDA build. Set TORCH_SPEC (e.g. `make demo TORCH_SPEC=torch`) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-fast lint format bench bench-gpu clean
+.PHONY: demo test test-fast lint format bench bench-gpu fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/curves.py
 	$(BIN)/python benchmarks/lr_speed.py
 	$(BIN)/python benchmarks/lr_quality.py
+	$(BIN)/python benchmarks/data_sanity_false_alarms.py
+	$(MAKE) fuzz
+
+# Hostile recipes, logs and images through the CLI, each in its own capped subprocess (issue 12):
+# prints tracebacks, timeouts, over-memory runs and clean exits by code. About 10 minutes on 2 cores.
+fuzz: $(STAMP)
+	$(BIN)/python benchmarks/fuzz.py
 
 # On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
 bench-gpu: $(STAMP)

@@ -42,9 +42,24 @@ def keypoints(
     compare: Annotated[
         bool, typer.Option(help="Run strongest, min-distance and ANMS side by side (overlay and table).")
     ] = False,
-    out: Annotated[Path | None, typer.Option(help="Overlay PNG (NAME-IMAGE.png for several images).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Overlay PNG; for several images OUT-IMAGE.png each, never overwriting an input or each other."
+        ),
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write keypoints and metrics as JSON.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per keypoint as CSV.")] = None,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pixels",
+            min=1,
+            help="Refuse image files with more pixels, read from the header before decoding "
+            "[default: 100000000, or DLCHECK_MAX_IMAGE_PIXELS].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Harris corners, selected by exact ANMS (or strongest / min-distance), with uniformity metrics.
 
@@ -58,13 +73,21 @@ def keypoints(
         check_writable(path, option)
     # Imported here, not at the top: numpy and scikit-image, which `dlcheck --help` must not pay for.
     from dlcheck.keypoints import analyse_image, load_image
-    from dlcheck.report.keypoints import keypoints_csv, keypoints_json, keypoints_table, overlay_image, save_png
+    from dlcheck.report.keypoints import (
+        keypoints_csv,
+        keypoints_json,
+        keypoints_table,
+        overlay_image,
+        overlay_paths,
+        save_png,
+    )
 
     methods = ["strongest", "min_distance", "anms"] if compare else [_METHODS[method]]
-    loaded = [load_image(spec) for spec in images]  # every bad image is reported before any work
+    targets = overlay_paths(out, images) if out is not None else []  # refused before any work
+    loaded = [load_image(spec, max_pixels=max_pixels) for spec in images]  # every bad image is reported first
     console = stdout_console()
     analyses = []
-    for image, name in loaded:
+    for index, (image, name) in enumerate(loaded):
         analysis = analyse_image(
             image,
             name,
@@ -80,10 +103,9 @@ def keypoints(
         )
         analyses.append(analysis)
         console.print(keypoints_table(analysis))
-        if out is not None:
-            target = out if len(loaded) == 1 else out.with_name(f"{out.stem}-{Path(name).stem}{out.suffix or '.png'}")
-            save_png(overlay_image(analysis), target)
-            console.print(f"overlay {target}", style="dim")
+        if targets:
+            save_png(overlay_image(analysis), targets[index])
+            console.print(f"overlay {targets[index]}", style="dim")
     if json_path is not None:
         json_path.write_text(json.dumps(keypoints_json(analyses), indent=2) + "\n", encoding="utf-8")
     if csv_path is not None:

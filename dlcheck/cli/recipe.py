@@ -17,7 +17,11 @@ def recipe_check(
     recipe: RecipeArgument,
     set_: SetOption = None,
     build: Annotated[
-        bool, typer.Option(help="Also load the data and build the model, catching shape mistakes.")
+        bool,
+        typer.Option(
+            help="Also import the factories, load the data and build the model, catching shape mistakes. "
+            "--no-build runs none of the recipe's code."
+        ),
     ] = True,
 ) -> None:
     """Validate a recipe: schema, cross-field rules, factories, then data and model shapes. Exit 2 on problems.
@@ -26,10 +30,17 @@ def recipe_check(
     """
     from dlcheck.recipe import load_recipe  # pydantic: not for `dlcheck --help`
 
-    loaded = load_recipe(recipe, set_ or ())
+    loaded = load_recipe(recipe, set_ or (), check_factories=build)
     console = stdout_console()
     if not build:
-        console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid")
+        console.print(f"[green]ok[/green] {loaded.path}: recipe {loaded.recipe.name!r} is valid", highlight=False)
+        factories = [
+            f"{section}.factory {getattr(loaded.recipe, section).factory}"
+            for section in ("model", "data")
+            if getattr(loaded.recipe, section).factory is not None
+        ]
+        if factories:
+            console.print(f"not imported (--no-build): {', '.join(factories)}", style="dim", highlight=False)
         return
     from dlcheck.engine.build import build_data_and_model  # torch: only when the data and model are built
 
@@ -48,13 +59,13 @@ def recipe_check(
 
 @recipe_app.command("show")
 def recipe_show(recipe: RecipeArgument, set_: SetOption = None) -> None:
-    """Print a recipe resolved: every default filled in, overrides applied.
+    """Print a recipe resolved: every default filled in, overrides applied. Runs none of the recipe's code.
 
     Example: dlcheck recipe show recipes/digits_mlp.yaml --set optimizer.lr=0.01
     """
     from dlcheck.recipe import load_recipe, recipe_to_yaml  # pydantic: not for `dlcheck --help`
 
-    loaded = load_recipe(recipe, set_ or ())
+    loaded = load_recipe(recipe, set_ or (), check_factories=False)
     typer.echo(recipe_to_yaml(loaded.recipe), nl=False)
 
 

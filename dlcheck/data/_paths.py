@@ -1,12 +1,19 @@
-"""Resolving ``data.path`` against the recipe's folder, with an error that says what to do."""
+"""Resolving ``data.path`` against the recipe's folder, with an error that says what to do.
+
+A file source is read whole into memory, so the file must be a regular file (a FIFO blocks forever and
+``/dev/zero`` never ends) of a size the memory limit allows (:func:`dlcheck.limits.check_memory`); both
+are checked before the first byte is read.
+"""
 
 from __future__ import annotations
 
 __all__ = ["resolve_data_path"]
 
+import stat
 from pathlib import Path
 
 from dlcheck.errors import DataError
+from dlcheck.limits import check_memory, describe_bytes
 
 
 def resolve_data_path(path: str | None, *, directory: Path, source: str, folder: bool = False) -> Path:
@@ -26,7 +33,8 @@ def resolve_data_path(path: str | None, *, directory: Path, source: str, folder:
     Raises
     ------
     DataError
-        When ``path`` is missing from the recipe, or names nothing (or the wrong kind of thing).
+        When ``path`` is missing from the recipe, names nothing or the wrong kind of thing (a folder for a
+        file, a device or FIFO), or a file larger than the memory limit.
     """
     kind = "folder" if folder else "file"
     if path is None:
@@ -45,4 +53,17 @@ def resolve_data_path(path: str | None, *, directory: Path, source: str, folder:
         )
     if not folder and resolved.is_dir():
         raise DataError(f"data.path: source {source} needs a file, but {resolved} is a folder")
+    if not folder:
+        status = resolved.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise DataError(
+                f"data.path: {path!r} resolves to {resolved}, which is not a regular file (a device, FIFO or "
+                f"socket); source {source} reads a file saved on disk"
+            )
+        check_memory(
+            status.st_size,
+            f"data.path: {resolved} ({describe_bytes(status.st_size)}, read whole into memory)",
+            DataError,
+            "stream it instead with `source: image_folder` or a `data.factory` returning a Dataset",
+        )
     return resolved

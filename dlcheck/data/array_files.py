@@ -17,6 +17,7 @@ import torch
 
 from dlcheck.data._targets import as_input_tensor, as_target_tensor
 from dlcheck.errors import DataError
+from dlcheck.limits import check_memory
 
 INPUT_KEYS = ("x", "inputs", "data", "X")
 TARGET_KEYS = ("y", "targets", "labels", "target")
@@ -49,6 +50,49 @@ def _from_mapping(
     return inputs, targets, names
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Check what the archive's arrays declare before numpy allocates it.
+
+    An ``.npy`` header states the array's shape; numpy allocates that much and then reads, so a 2 MB archive
+    whose header claims 40 GB (a compressed bomb, or plain corruption) would take the memory first. Here
+    each header is read (a few hundred bytes), and the declared size is held against the bytes really in
+    the archive and against the memory limit.
+    """
+    import math
+    import zipfile
+
+    declared_total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                    else:
+                        continue  # numpy itself judges other versions below
+                    header_bytes = member.tell()
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > info.file_size - header_bytes:
+                    raise DataError(
+                        f"data.path: {path.name}: array {info.filename!r} declares shape {tuple(shape)} of "
+                        f"{dtype} ({declared:,} bytes) but holds {info.file_size - header_bytes:,} bytes; the "
+                        "archive is truncated or corrupt: write it again with numpy.savez"
+                    )
+                declared_total += declared
+    except DataError:
+        raise
+    except Exception as error:  # zipfile and numpy raise many kinds for a damaged archive
+        raise DataError(
+            f"data.path: {path} is not a readable .npz archive ({type(error).__name__}: {error})"
+        ) from error
+    check_memory(
+        declared_total, f"data.path: {path.name} (its arrays, uncompressed)", DataError, "use a smaller data set"
+    )
+
+
 def read_npz(path: Path, *, inputs_key: str | None, target_key: str | None) -> ArrayData:
     """Read inputs and targets from a NumPy ``.npz`` archive.
 
@@ -71,7 +115,8 @@ def read_npz(path: Path, *, inputs_key: str | None, target_key: str | None) -> A
     Raises
     ------
     DataError
-        When the file is not an archive, a key is missing, or an array holds Python objects.
+        When the file is not an archive, is damaged, declares arrays larger than it holds or than the memory
+        limit, a key is missing, or an array holds Python objects.
     """
     with path.open("rb") as file:
         magic = file.read(4)
@@ -80,6 +125,7 @@ def read_npz(path: Path, *, inputs_key: str | None, target_key: str | None) -> A
             f"data.path: {path} is not an .npz archive (it does not start like a zip file); write one with "
             "numpy.savez(path, x=inputs, y=targets)"
         )
+    _check_npz_sizes(path)
     try:
         archive = np.load(path, allow_pickle=False)  # pickles can run code: never load them
     except Exception as error:
@@ -93,9 +139,15 @@ def read_npz(path: Path, *, inputs_key: str | None, target_key: str | None) -> A
             return _from_mapping(
                 {key: archive[key] for key in archive.files}, inputs_key=inputs_key, target_key=target_key, path=path
             )
+        except DataError:
+            raise
         except ValueError as error:  # object arrays refused by allow_pickle=False
             raise DataError(
                 f"data.path: {path.name} holds Python objects ({error}); save numeric (or string) arrays instead"
+            ) from error
+        except Exception as error:  # a damaged member: zlib, zipfile and numpy each have their own errors
+            raise DataError(
+                f"data.path: {path} is not a readable .npz archive ({type(error).__name__}: {error})"
             ) from error
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 __all__ = ["read_csv"]
 
+import array
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +37,52 @@ def _parse_labels(values: list[str]) -> np.ndarray:
         return np.array([float(value) for value in values], dtype=np.float32)
     except ValueError:
         return np.array([value.strip() for value in values])
+
+
+def _read_rows(
+    rows: Any, path: Path, *, features: list[str] | None, target: str | None
+) -> tuple[list[str], int, list[int], array.array[float], list[str]]:
+    try:
+        header = [name.strip() for name in next(rows)]
+    except StopIteration:
+        raise DataError(f"data.path: {path} is empty; expected a header row and one row per sample") from None
+    target_index = len(header) - 1 if target is None else _column_index(header, target, "target", path)
+    if features is None:
+        feature_indices = [index for index in range(len(header)) if index != target_index]
+    else:
+        feature_indices = [_column_index(header, name, "features", path) for name in features]
+        if target_index in feature_indices:  # the label as an input: a perfect, useless model
+            raise DataError(
+                f"data.features: lists the target column {header[target_index]!r}; remove it from `features`"
+            )
+    if not feature_indices:
+        raise DataError(f"data.features: {path.name} has no feature column besides the target {header[target_index]!r}")
+    values = array.array("f")
+    labels: list[str] = []
+    for row in rows:
+        line = rows.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue  # blank lines, e.g. a trailing newline
+        if len(row) != len(header):
+            raise DataError(
+                f"{path.name}:{line}: the row has {len(row)} cells but the header has {len(header)} columns"
+            )
+        for index in feature_indices:
+            cell = row[index]
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise DataError(
+                    f"{path.name}:{line}: column {header[index]!r} holds {cell[:40]!r}, which is not a number; "
+                    "fix the cell, or leave the column out with `data.features`"
+                ) from None
+        label = row[target_index].strip()
+        if not label:
+            raise DataError(f"{path.name}:{line}: the label column {header[target_index]!r} is empty")
+        labels.append(label)
+    if not labels:
+        raise DataError(f"data.path: {path} has a header but no rows")
+    return header, target_index, feature_indices, values, labels
 
 
 def read_csv(
@@ -63,56 +111,26 @@ def read_csv(
     Raises
     ------
     DataError
-        For a missing column, a row of the wrong length, a non-numeric feature (naming line and column) or an
-        empty table.
+        For a missing column, a row of the wrong length, a non-numeric feature (naming line and column), an
+        empty table, a file that is not UTF-8, or one the csv module cannot read (a cell over its size limit).
     """
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = csv.reader(handle)
-        try:
-            header = [name.strip() for name in next(rows)]
-        except StopIteration:
-            raise DataError(f"data.path: {path} is empty; expected a header row and one row per sample") from None
-        target_index = len(header) - 1 if target is None else _column_index(header, target, "target", path)
-        if features is None:
-            feature_indices = [index for index in range(len(header)) if index != target_index]
-        else:
-            feature_indices = [_column_index(header, name, "features", path) for name in features]
-            if target_index in feature_indices:  # the label as an input: a perfect, useless model
-                raise DataError(
-                    f"data.features: lists the target column {header[target_index]!r}; remove it from `features`"
-                )
-        if not feature_indices:
-            raise DataError(
-                f"data.features: {path.name} has no feature column besides the target {header[target_index]!r}"
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header, target_index, feature_indices, values, labels = _read_rows(
+                csv.reader(handle), path, features=features, target=target
             )
-        values: list[list[float]] = []
-        labels: list[str] = []
-        for row in rows:
-            line = rows.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue  # blank lines, e.g. a trailing newline
-            if len(row) != len(header):
-                raise DataError(
-                    f"{path.name}:{line}: the row has {len(row)} cells but the header has {len(header)} columns"
-                )
-            numbers = []
-            for index in feature_indices:
-                cell = row[index]
-                try:
-                    numbers.append(float(cell))
-                except ValueError:
-                    raise DataError(
-                        f"{path.name}:{line}: column {header[index]!r} holds {cell!r}, which is not a number; "
-                        "fix the cell, or leave the column out with `data.features`"
-                    ) from None
-            label = row[target_index].strip()
-            if not label:
-                raise DataError(f"{path.name}:{line}: the label column {header[target_index]!r} is empty")
-            values.append(numbers)
-            labels.append(label)
-    if not values:
-        raise DataError(f"data.path: {path} has a header but no rows")
-    inputs = torch.tensor(values, dtype=torch.float32)  # (N, F)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"data.path: {path} is not UTF-8 text (found the byte {error.object[error.start : error.start + 1]!r}); "
+            "save the table as UTF-8 CSV"
+        ) from None
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit(), usually a binary or broken file
+        raise DataError(
+            f"data.path: {path} is not a readable CSV table ({error}); check that it is the right file"
+        ) from None
+    rows = len(labels)
+    # One float32 buffer, filled row by row: 4 bytes a cell instead of a Python float's 32 in nested lists.
+    inputs = torch.from_numpy(np.frombuffer(values, dtype=np.float32).reshape(rows, len(feature_indices)))  # (N, F)
     targets, names = as_target_tensor(
         _parse_labels(labels), f"data.path ({path.name}), column {header[target_index]!r}"
     )

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dlcheck.errors import DataError
+from dlcheck.limits import MAX_IMAGE_PIXELS_VARIABLE, check_image_pixels, max_image_pixels, pillow_pixel_limit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Pillow modes that hold one intensity (plus alpha for "LA"); every other mode is read as colour.
@@ -87,7 +88,8 @@ class ImageFolderDataset(Dataset[tuple[torch.Tensor, int]]):
         from skimage import color, io, transform, util
 
         try:
-            image = io.imread(path)
+            with pillow_pixel_limit(max_image_pixels()):  # sizes were checked from the headers at scan time
+                image = io.imread(path)
         except Exception as error:
             raise DataError(f"{path}: not a readable image ({type(error).__name__}: {error})") from error
         if image.ndim == 4:  # an animated GIF or a multi-page TIFF: use the first frame
@@ -148,7 +150,8 @@ def scan_image_folder(root: Path, *, image_size: int | None, grayscale: bool) ->
     Raises
     ------
     DataError
-        For no class folders, an empty class folder, an unreadable file, or sizes that differ without
+        For no class folders, an empty class folder, an unreadable file, an image over the pixel limit
+        (:func:`dlcheck.limits.max_image_pixels`, from its header), or sizes that differ without
         ``image_size``.
     """
     from PIL import Image  # scikit-image reads through imageio, which depends on Pillow
@@ -172,13 +175,22 @@ def scan_image_folder(root: Path, *, image_size: int | None, grayscale: bool) ->
         targets.extend([label] * len(found))
     sizes: dict[tuple[int, int], Path] = {}
     all_gray = True
+    max_pixels = max_image_pixels()
     for path in files:
         try:
-            with Image.open(path) as image:  # reads the header only
+            with pillow_pixel_limit(max_pixels), Image.open(path) as image:  # reads the header only
                 width, height = image.size
                 all_gray = all_gray and image.mode in _GRAY_MODES
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise DataError(
+                f"{path}: over the limit of {max_pixels / 1e6:,.4g} megapixels per image ({error}); downscale or "
+                f"remove it, or raise the limit with {MAX_IMAGE_PIXELS_VARIABLE}=N"
+            ) from None
         except Exception as error:
             raise DataError(f"{path}: not a readable image ({type(error).__name__}: {error})") from error
+        check_image_pixels(
+            width, height, str(path), max_pixels=max_pixels, error=DataError, fix="downscale or remove it"
+        )
         sizes.setdefault((height, width), path)
     if image_size is None and len(sizes) > 1:
         (first, first_path), (second, second_path) = list(sizes.items())[:2]

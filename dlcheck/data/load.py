@@ -55,12 +55,15 @@ def _read_in_memory(
         return torch.from_numpy(points), torch.from_numpy(labels), None
     assert source is not None
     path = resolve_data_path(config.path, directory=directory, source=source)
-    if source == "npz":
-        return read_npz(path, inputs_key=config.inputs, target_key=config.target)
-    if source == "pt":
-        return read_pt(path, inputs_key=config.inputs, target_key=config.target)
-    if source == "csv":
-        return read_csv(path, features=config.features, target=config.target)
+    try:
+        if source == "npz":
+            return read_npz(path, inputs_key=config.inputs, target_key=config.target)
+        if source == "pt":
+            return read_pt(path, inputs_key=config.inputs, target_key=config.target)
+        if source == "csv":
+            return read_csv(path, features=config.features, target=config.target)
+    except OSError as error:  # e.g. permissions, or a special file such as /proc/self/mem (EIO)
+        raise DataError(f"data.path: cannot read {path}: {error.strerror or error}; check the file") from error
     raise DataError(f"data.source: unknown source {source!r}; choose one of {', '.join(SOURCES)}")  # pragma: no cover
 
 

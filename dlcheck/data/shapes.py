@@ -12,6 +12,7 @@ __all__ = ["SHAPE_NAMES", "make_shapes"]
 import numpy as np
 
 from dlcheck.errors import DataError
+from dlcheck.limits import check_memory
 from dlcheck.seeding import Purpose, numpy_generator
 
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "ring", "diamond")
@@ -98,7 +99,8 @@ def make_shapes(
     Raises
     ------
     DataError
-        For more classes than there are shapes, or fewer samples than classes.
+        For more classes than there are shapes, fewer samples than classes, or images that would not fit the
+        memory limit (:func:`dlcheck.limits.check_memory`).
     """
     samples = _DEFAULT_SAMPLES if samples is None else samples
     classes = _DEFAULT_CLASSES if classes is None else classes
@@ -111,6 +113,13 @@ def make_shapes(
         )
     if samples < classes:
         raise DataError(f"data.samples: {samples} is fewer than the {classes} classes of shapes; ask for more samples")
+    # Per pixel while drawing: the float32 stack, float64 noise and three float32 results (~24 bytes).
+    check_memory(
+        samples * size * size * 24,
+        f"data.samples x data.image_size^2: {samples:,} images of {size}x{size}",
+        DataError,
+        "ask for fewer or smaller images",
+    )
     generator = numpy_generator(seed, Purpose.GENERATE)
     targets = np.arange(samples, dtype=np.int64) % classes  # balanced, then shuffled
     generator.shuffle(targets)

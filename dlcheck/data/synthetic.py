@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcheck.errors import DataError
+from dlcheck.limits import check_memory
 from dlcheck.seeding import Purpose, numpy_generator
 
 Points = tuple[np.ndarray, np.ndarray]
@@ -133,7 +134,8 @@ def make_points(
     Raises
     ------
     DataError
-        When ``classes`` is given for a two-class problem, or there are fewer samples than classes.
+        When ``classes`` is given for a two-class problem, there are fewer samples than classes, or the points
+        would not fit the memory limit (:func:`dlcheck.limits.check_memory`).
     """
     spec = POINT_SOURCES[name]
     if spec.fixed_classes and classes is not None and classes != spec.classes:
@@ -145,5 +147,7 @@ def make_points(
     classes = spec.classes if classes is None else classes
     if samples < classes:
         raise DataError(f"data.samples: {samples} is fewer than the {classes} classes of {name}; ask for more samples")
+    # float64 points, their noise and the float32 result, with int64 labels: under 100 bytes a sample.
+    check_memory(samples * 100, f"data.samples: {samples:,} {name} points", DataError, "ask for fewer samples")
     generator = numpy_generator(seed, Purpose.GENERATE)
     return spec.make(samples, classes, spec.noise if noise is None else noise, generator)

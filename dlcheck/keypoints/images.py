@@ -9,16 +9,18 @@ from __future__ import annotations
 __all__ = ["BUNDLED_IMAGES", "draw_overlay", "load_image", "validate_image"]
 
 import difflib
-import io
+import math
 import os
-import warnings
+import re
+import stat
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from dlcheck.errors import InputError
+from dlcheck.limits import MAX_IMAGE_PIXELS_VARIABLE, check_image_pixels, max_image_pixels, pillow_pixel_limit
 
 # scikit-image sample images shipped inside the wheel (no pooch, no network), checked by loading each
 # with scikit-image 0.26; e.g. `eagle`, `cells3d`, `brain` need a download and are left out.
@@ -48,6 +50,8 @@ BUNDLED_IMAGES: tuple[str, ...] = (
     "text",
 )
 _MIN_SIDE = 3  # Harris needs a 3x3 neighbourhood for its derivatives and peak test
+_FORMATS = "PNG, JPEG, TIFF, BMP, GIF, WebP and other formats Pillow reads, or a .npy array"
+_PIXELS_FIX = "downscale it, or pass --max-pixels N"
 
 
 def validate_image(image: npt.ArrayLike, source: str) -> np.ndarray:
@@ -56,14 +60,16 @@ def validate_image(image: npt.ArrayLike, source: str) -> np.ndarray:
     Parameters
     ----------
     image : array_like
-        Pixel values, shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``.
+        Pixel values, shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 2)`` (grey and alpha), ``(H, W, 3)`` or
+        ``(H, W, 4)``.
     source : str
         Where the image came from (path or bundled name), used in error messages.
 
     Returns
     -------
     numpy.ndarray
-        The same pixels; ``(H, W, 1)`` is squeezed to ``(H, W)``.
+        The same pixels; ``(H, W, 1)`` is squeezed to ``(H, W)``, and grey+alpha ``(H, W, 2)`` keeps its grey
+        channel (alpha is ignored, as it is for RGBA).
 
     Raises
     ------
@@ -82,11 +88,12 @@ def validate_image(image: npt.ArrayLike, source: str) -> np.ndarray:
     array = np.asarray(image)
     if array.size == 0:
         raise InputError(f"{source}: image is empty (shape {array.shape}); check that the file holds pixels")
-    if array.ndim == 3 and array.shape[2] == 1:
+    if array.ndim == 3 and array.shape[2] in (1, 2):  # grey, or grey + alpha (e.g. an "LA" PNG)
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
         raise InputError(
-            f"{source}: unsupported image shape {array.shape}; expected grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4)"
+            f"{source}: unsupported image shape {array.shape}; expected grey (H, W), grey+alpha (H, W, 2), "
+            "RGB (H, W, 3) or RGBA (H, W, 4)"
         )
     if array.dtype.kind not in "buif":
         raise InputError(f"{source}: unsupported pixel type {array.dtype}; expected integers, floats or booleans")
@@ -100,14 +107,94 @@ def validate_image(image: npt.ArrayLike, source: str) -> np.ndarray:
     return array
 
 
-def load_image(spec: str) -> tuple[np.ndarray, str]:
+def _one_line(error: BaseException) -> str:
+    """An exception's first line without object reprs such as ``<_io.BytesIO object at 0x7f...>``."""
+    text = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+    return re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the file", text)
+
+
+def _read_npy(path: Path, spec: str, max_pixels: int) -> np.ndarray:
+    # The header states the shape; check it against the limit and the file's size before numpy allocates.
+    with path.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        header_bytes = handle.tell()
+    if len(shape) >= 2:
+        check_image_pixels(int(shape[1]), int(shape[0]), spec, max_pixels=max_pixels, fix=_PIXELS_FIX)
+    declared = math.prod(shape) * dtype.itemsize
+    held = path.stat().st_size - header_bytes
+    if declared > held:
+        raise InputError(
+            f"{spec}: the .npy header declares shape {tuple(shape)} ({declared:,} bytes) but the file holds "
+            f"{held:,}; it is truncated or corrupt"
+        )
+    return np.load(path, allow_pickle=False)
+
+
+def _pillow_pixels(image: Any) -> np.ndarray:
+    """Pixels of the first frame, as scikit-image's reader gives them (palettes expanded, CMYK as RGB)."""
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB")
+    elif image.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _read_tiff(path: Path, spec: str, max_pixels: int) -> np.ndarray | None:
+    """The first page of a TIFF with tifffile (16-bit colour and float stay as stored), or ``None``."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages.first
+            width, height = int(page.imagewidth), int(page.imagelength)
+            check_image_pixels(width, height, spec, max_pixels=max_pixels, fix=_PIXELS_FIX)
+            return np.asarray(page.asarray())
+    except InputError:
+        raise
+    except Exception:  # not a TIFF tifffile reads: Pillow has its say
+        return None
+
+
+def _read_image_file(path: Path, spec: str, max_pixels: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        pixels = _read_tiff(path, spec, max_pixels)
+        if pixels is not None:
+            return pixels
+    with pillow_pixel_limit(max_pixels):
+        try:
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
+                check_image_pixels(width, height, spec, max_pixels=max_pixels, fix=_PIXELS_FIX)
+                return _pillow_pixels(image)
+        except UnidentifiedImageError:
+            raise InputError(f"{spec}: cannot read as an image: not a format this tool reads ({_FORMATS})") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            # Pillow's own check, held to the same limit, fired first (while opening, or for a later frame).
+            found = re.search(r"\((\d+) pixels\)", str(error))
+            declared = f"declares {int(found[1]) / 1e6:,.0f} megapixels" if found else "is too large"
+            raise InputError(
+                f"{spec}: the image {declared}, over the limit of {max_pixels / 1e6:,.4g} megapixels (Pillow's "
+                f"decompression-bomb check); {_PIXELS_FIX}, or raise the limit with {MAX_IMAGE_PIXELS_VARIABLE}=N"
+            ) from None
+
+
+def load_image(spec: str, *, max_pixels: int | None = None) -> tuple[np.ndarray, str]:
     """Load a bundled scikit-image sample by name, or an image file by path.
 
     Parameters
     ----------
     spec : str
-        A name from :data:`BUNDLED_IMAGES` (e.g. ``"camera"``), or a path read with
-        :func:`skimage.io.imread` (``.npy`` files are read with :func:`numpy.load`).
+        A name from :data:`BUNDLED_IMAGES` (e.g. ``"camera"``), or a path: PNG, JPEG, TIFF, BMP, GIF, WebP
+        and the other formats Pillow reads (the first frame of an animation), or a ``.npy`` array.
+    max_pixels : int, optional
+        The most pixels an image file may have, checked from its header before any pixel is decoded
+        (default :func:`dlcheck.limits.max_image_pixels`: 100 megapixels or ``DLCHECK_MAX_IMAGE_PIXELS``).
 
     Returns
     -------
@@ -119,8 +206,9 @@ def load_image(spec: str) -> tuple[np.ndarray, str]:
     Raises
     ------
     InputError
-        If the file is missing (with a did-you-mean over bundled names when ``spec`` looks like a name),
-        unreadable, or not a usable image.
+        If the file is missing (with a did-you-mean over bundled names when ``spec`` looks like a name), not
+        a regular file (a FIFO or device), over the pixel limit, unreadable, or not a usable image; always
+        one line, naming the path.
 
     Examples
     --------
@@ -132,11 +220,10 @@ def load_image(spec: str) -> tuple[np.ndarray, str]:
         import skimage.data
 
         return validate_image(getattr(skimage.data, spec)(), f"skimage.data.{spec}"), f"skimage.data.{spec}"
+    limit = max_image_pixels() if max_pixels is None else max_pixels
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         looks_like_name = os.sep not in spec and "/" not in spec and not path.suffix
-        if path.is_dir():
-            raise InputError(f"{spec}: is a directory; give an image file or a bundled name")
         if looks_like_name:
             close = difflib.get_close_matches(spec, BUNDLED_IMAGES, n=3)
             hint = f"did you mean {' or '.join(repr(name) for name in close)}?" if close else ""
@@ -145,20 +232,17 @@ def load_image(spec: str) -> tuple[np.ndarray, str]:
                 f"{spec}: no such file and not a bundled image; {hint or 'bundled images are: ' + names}".rstrip()
             )
         raise InputError(f"{spec}: no such file; check the path")
+    if path.is_dir():
+        raise InputError(f"{spec}: is a directory; give an image file or a bundled name")
+    if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block, /dev/zero never ends
+        raise InputError(f"{spec}: not a regular file (a device, FIFO or socket); give an image file")
+    read = _read_npy if path.suffix.lower() == ".npy" else _read_image_file
     try:
-        if path.suffix.lower() == ".npy":
-            pixels = np.load(path, allow_pickle=False)
-        else:
-            from skimage.io import imread
-
-            # Decode from memory: imageio leaves the file open when no plugin accepts it (a
-            # ResourceWarning), and its plugin probing warns about plugins unrelated to the file.
-            data = io.BytesIO(path.read_bytes())
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pixels = imread(data)
+        pixels = read(path, spec, limit)
+    except InputError:
+        raise
     except Exception as error:  # any decoder failure means the same thing to the user
-        raise InputError(f"{spec}: cannot read as an image ({type(error).__name__}: {error})") from error
+        raise InputError(f"{spec}: cannot read as an image: {_one_line(error)}") from error
     return validate_image(pixels, spec), spec
 
 

@@ -18,7 +18,7 @@ from dlcheck.engine.parts import RecipeParts, as_parts
 from dlcheck.errors import InvalidArgument
 from dlcheck.lr_finder import thresholds
 from dlcheck.lr_finder.batch_scaling import BatchScalingResult, batch_size_sweep
-from dlcheck.lr_finder.check import result_to_check
+from dlcheck.lr_finder.check import result_to_check, training_steps
 from dlcheck.lr_finder.finder import LRFinderResult, find_lr
 from dlcheck.lr_finder.range_test import Mode
 from dlcheck.lr_finder.verify import VerifyResult, verify_suggestion
@@ -226,4 +226,5 @@ def lr_find(
             written = write_learning_rate(parts.loaded.path, suggested)
         else:
             notes.append(f"No suggestion, so {parts.loaded.path} was left as it was.")
-    return LRFindReport(parts.recipe.name, result, result_to_check(result), verified, scaling, written, notes)
+    check = result_to_check(result, training_steps=training_steps(parts))
+    return LRFindReport(parts.recipe.name, result, check, verified, scaling, written, notes)

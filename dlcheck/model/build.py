@@ -10,14 +10,36 @@ __all__ = ["build_model"]
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from dlcheck.errors import ModelError
+from dlcheck.limits import check_memory
 from dlcheck.model.factory_model import build_factory_model
 from dlcheck.model.init import initialize_factory_model
 from dlcheck.model.stack import build_layer_stack
 from dlcheck.recipe.schema import InitConfig, ModelConfig
 from dlcheck.seeding import seeded
+
+_COPIES_TO_TRAIN = 4  # weights, gradients and two optimiser moments (Adam), as float32
+
+
+def _check_model_size(config: ModelConfig, shape: tuple[int, ...], init: InitConfig) -> None:
+    """Count the layer list's parameters on the meta device (no memory) before building it for real.
+
+    ``out: 2000000000`` is a valid number but a 512 GB layer; without this the allocator fails with a
+    traceback, or the machine swaps.
+    """
+    assert config.layers is not None
+    with torch.device("meta"):
+        meta, _ = build_layer_stack(config.layers, shape, init=init)
+    elements = sum(tensor.numel() for tensor in (*meta.parameters(), *meta.buffers()))
+    check_memory(
+        elements * 4 * _COPIES_TO_TRAIN,
+        f"model.layers: {elements:,} parameters (trained with gradients and optimiser state)",
+        ModelError,
+        "use fewer or narrower layers",
+    )
 
 
 def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int, directory: Path) -> nn.Module:
@@ -43,8 +65,9 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
     Raises
     ------
     ModelError
-        When a layer cannot take the shape it receives (the message names ``model.layers.N``), or the factory
-        cannot be imported, raises or returns something else than a module (the message names ``model.factory``).
+        When a layer cannot take the shape it receives (the message names ``model.layers.N``), the layers would
+        not fit the memory limit (:func:`dlcheck.limits.check_memory`), or the factory cannot be imported,
+        raises or returns something else than a module (the message names ``model.factory``).
 
     Examples
     --------
@@ -69,6 +92,7 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
         if config.layers is not None:
             # InitConfig's defaults: kaiming_normal weights, zero biases
             init = config.init or InitConfig.model_validate({})
+            _check_model_size(config, shape, init)
             stack, _ = build_layer_stack(config.layers, shape, init=init)
             return stack
         assert config.factory is not None  # the schema requires exactly one of layers / factory

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from dlcheck.recipe._schema_base import number_range_problem
 from dlcheck.recipe._text import did_you_mean, dotted, one_of, short_value
 from dlcheck.recipe.schema import LAYER_TYPES, Recipe
 from dlcheck.recipe.yaml12 import KeyPath
@@ -295,6 +296,14 @@ def word_error(error: ErrorDetails) -> Draft:
                 "cuda" if value.lower() in ("gpu", "nvidia") else did_you_mean(value, ["auto", "cpu", "cuda", "mps"])
             )
             hint = f"did you mean `{guess}`?" if guess else None
+    elif kind == "finite_number":
+        message = number_range_problem(value) or str(error["msg"])
+    elif kind == "number_out_of_range":
+        context = error.get("ctx", {})
+        index = context.get("index")
+        if index is not None:
+            path = (*path, index)
+        return Draft(path, str(context.get("problem", error["msg"])), short_value(context.get("number")))
     elif kind == "value_error":
         message = str(error.get("ctx", {}).get("error", error["msg"]))
         return Draft(path, message, None, None, prefer_key=True)

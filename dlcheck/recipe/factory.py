@@ -7,19 +7,39 @@ failure - a malformed path, a missing module, an exception inside the module, a 
 non-callable, arguments that do not fit the signature - becomes one :class:`RecipeError` naming the key,
 the value and the fix, never a bare traceback (Lightning #11608, Hydra #2099 in research A6).
 
+A factory runs the user's code, exactly like Hydra's ``_target_``: a recipe with factories is code and is
+trusted like code. As Hydra does (its instantiate block list, hydra #3259/#3409), targets whose only use in
+a recipe would be to run commands, load code, unpickle, change files or reach the network (``os:system``,
+``subprocess:run``, ``builtins:eval``, ``runpy:run_path``, ``shutil:rmtree``, ...) are refused by default:
+the whole standard library, which holds no model or data function, and a list of loaders and writers
+elsewhere (:data:`BLOCKED_TARGETS`). They are refused by name before anything is imported, and by identity
+once resolved, so ``torch:os.system`` or a module that re-exports ``os.system`` is refused too. The person
+running dlcheck, never the recipe, opts in with the environment variable :data:`ALLOW_VARIABLE`. This is a
+guard against the obvious, not a sandbox: the user's own module can do anything when it is imported.
+
 Examples
 --------
 >>> import pathlib
->>> resolve_factory("math:hypot", directory=pathlib.Path("."), key="model.factory", args={})
-<built-in function hypot>
+>>> resolve_factory("torch.nn:Linear", directory=pathlib.Path("."), key="model.factory", args={"in_features": 2,
+...                 "out_features": 1})
+<class 'torch.nn.modules.linear.Linear'>
 """
 
 from __future__ import annotations
 
-__all__ = ["resolve_factory", "split_factory_spec"]
+__all__ = [
+    "ALLOW_VARIABLE",
+    "BLOCKED_TARGETS",
+    "blocked_target",
+    "check_factory_name",
+    "resolve_factory",
+    "split_factory_spec",
+]
 
+import functools
 import importlib
 import inspect
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -31,6 +51,127 @@ from dlcheck.errors import RecipeError, RecipeIssue
 from dlcheck.recipe._text import did_you_mean, short_value
 
 _SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+
+
+ALLOW_VARIABLE = "DLCHECK_ALLOW_FACTORIES"
+"""Comma-separated targets allowed despite :data:`BLOCKED_TARGETS` (``os:system,subprocess``); ``*`` allows all."""
+
+BLOCKED_TARGETS: frozenset[str] = frozenset(
+    {
+        # unpickle or load code (a pickle runs whatever its author wrote)
+        *("torch.load", "torch.serialization", "torch.hub", "torch.package", "torch.utils.cpp_extension"),
+        *("numpy.load", "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.ctypeslib", "numpy.f2py"),
+        *("pandas.read_pickle", "pandas.io", "joblib", "dill", "cloudpickle", "yaml", "ruamel", "pip", "setuptools"),
+        # write files
+        *("torch.save", "numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt", "numpy.tofile"),
+        # reach the network
+        *("requests", "urllib3", "httpx", "fsspec"),
+    }
+)
+"""Dotted names outside the standard library refused as factory targets (a name and everything under it).
+
+The whole standard library is refused too (``sys.stdlib_module_names``): it holds no model or data function,
+and it is where nearly every gadget lives (``os.system``, ``subprocess.run``, ``builtins.eval``,
+``runpy.run_path``, ``pathlib.Path.unlink``, ``shutil.rmtree``, ``pickle.loads``, ``logging.FileHandler``,
+...). A block list can never be complete (Hydra says as much of its own); this one is defence in depth for
+recipes from elsewhere, while the rule stays: a recipe with factories is code.
+"""
+
+
+def blocked_target(dotted_name: str) -> str | None:
+    """Why ``dotted_name`` is refused as a factory target: the blocked module or name it is under, or ``None``.
+
+    Examples
+    --------
+    >>> blocked_target("os.path.join"), blocked_target("pathlib.Path.touch"), blocked_target("my_models.make_net")
+    ('os', 'pathlib', None)
+    >>> blocked_target("torch.load"), blocked_target("torch.nn.Linear"), blocked_target("posix.system")
+    ('torch.load', None, 'posix')
+    """
+    parts = dotted_name.split(".")
+    if parts[0] in sys.stdlib_module_names or parts[0] in sys.builtin_module_names:
+        return parts[0]
+    for length in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:length])
+        if prefix in BLOCKED_TARGETS:
+            return prefix
+    return None
+
+
+def _allowed_by_user(dotted_names: list[str]) -> bool:
+    entries = [entry.strip().replace(":", ".") for entry in os.environ.get(ALLOW_VARIABLE, "").split(",")]
+    entries = [entry for entry in entries if entry]
+    if "*" in entries:
+        return True
+    return any(name == entry or name.startswith(entry + ".") for name in dotted_names for entry in entries)
+
+
+def _refused(key: str, spec: str, names: list[str]) -> RecipeError | None:
+    for name in names:
+        entry = blocked_target(name)
+        if entry is not None and not _allowed_by_user(names):
+            alias = "" if name == spec.replace(":", ".") else f" (which is `{name}`)"
+            if entry in BLOCKED_TARGETS:
+                why = f"is under `{entry}`, which loads pickles or code, writes files or reaches the network"
+            else:
+                why = (
+                    f"is in Python's standard library (`{entry}`), which holds no model or data function and many "
+                    "that run commands, load code, change files or reach the network"
+                )
+            return _fail(
+                key,
+                spec,
+                f"refused: `{spec}`{alias} {why}; a recipe names its own model or data function",
+                f"if you wrote this recipe and mean it, allow it with {ALLOW_VARIABLE}={spec} in the environment "
+                "(a recipe with factories is code: run only recipes you trust)",
+            )
+    return None
+
+
+def _identity(target: Any) -> str:
+    """Where a callable really lives: ``os.system`` says ``posix.system``; a re-export says its origin."""
+    while isinstance(target, functools.partial):  # judge what a partial would call
+        target = target.func
+    if isinstance(target, type):
+        return f"{target.__module__}.{target.__qualname__}"
+    owner = getattr(target, "__self__", None)
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if isinstance(owner, ModuleType):  # a builtin function: os.system.__self__ is the posix module
+        return f"{owner.__name__}.{name}"
+    if isinstance(owner, type) and name is not None:  # a classmethod: the class, not `type`
+        return f"{owner.__module__}.{owner.__qualname__}.{str(name).rsplit('.', 1)[-1]}"
+    if owner is not None and name is not None:  # a bound method: the class it is bound to
+        return f"{type(owner).__module__}.{type(owner).__qualname__}.{str(name).rsplit('.', 1)[-1]}"
+    module = getattr(target, "__module__", None)
+    if module is not None and name is not None:
+        return f"{module}.{name}"
+    return f"{type(target).__module__}.{type(target).__qualname__}"  # a callable instance
+
+
+def check_factory_name(spec: str, *, key: str) -> None:
+    """Check a factory path without importing anything: its form, and that it is not a refused target.
+
+    Used where user code must not run: ``recipe show`` and ``recipe check --no-build``.
+
+    Raises
+    ------
+    RecipeError
+        When ``spec`` is not ``module:callable``, or names a target under :data:`BLOCKED_TARGETS` that
+        :data:`ALLOW_VARIABLE` does not allow.
+
+    Examples
+    --------
+    >>> check_factory_name("my_models:make_net", key="model.factory")
+    >>> check_factory_name("os:system", key="model.factory")
+    Traceback (most recent call last):
+    ...
+    dlcheck.errors.RecipeError: recipe: 1 problem
+      - recipe: model.factory: refused: ...
+    """
+    module_name, attribute = split_factory_spec(spec, key=key)
+    error = _refused(key, spec, [f"{module_name}.{attribute}"])
+    if error is not None:
+        raise error
 
 
 def _fail(key: str, spec: str, message: str, hint: str | None, path: str | None = None) -> RecipeError:
@@ -205,10 +346,12 @@ def resolve_factory(spec: str, *, directory: Path, key: str, args: dict[str, Any
     Raises
     ------
     RecipeError
-        With issues naming ``key`` (or ``model.args.NAME``): malformed path, module not found, exception
-        while importing, missing attribute (with a did-you-mean), not callable, arguments not accepted or
-        required arguments missing. ``sys.path`` is restored in every case.
+        With issues naming ``key`` (or ``model.args.NAME``): malformed path, a refused target (see
+        :data:`BLOCKED_TARGETS`), module not found, exception while importing, missing attribute (with a
+        did-you-mean), not callable, arguments not accepted or required arguments missing. ``sys.path`` is
+        restored in every case.
     """
+    check_factory_name(spec, key=key)
     module_name, attribute = split_factory_spec(spec, key=key)
     module = _import(module_name, directory=Path(directory), key=key, spec=spec)
     target = _attribute(module, attribute, key=key, spec=spec)
@@ -216,5 +359,8 @@ def resolve_factory(spec: str, *, directory: Path, key: str, args: dict[str, Any
         kind = type(target).__name__
         article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise _fail(key, spec, f"`{spec}` is {article} {kind}, not a function or class", "name a function or class")
+    refused = _refused(key, spec, [f"{module_name}.{attribute}", _identity(target)])
+    if refused is not None:
+        raise refused
     _check_arguments(target, args, key=key, spec=spec)
     return target

@@ -4,7 +4,8 @@ Every problem found is reported at once in one :class:`RecipeError` (research A5
 with its dotted key, the file line and column, the value found and the fix. The stages run in order
 and stop after the first stage that found problems, because later stages need a valid recipe: schema
 (and malformed overrides), then cross-field rules, then user factories - so user code is imported only
-for a recipe that is otherwise correct, and before any data is touched.
+for a recipe that is otherwise correct, and before any data is touched, and only when the caller asks
+(``check_factories``; ``recipe show`` and ``recipe check --no-build`` run no user code).
 
 Examples
 --------
@@ -20,6 +21,7 @@ __all__ = ["LoadedRecipe", "load_recipe", "parse_recipe"]
 
 import dataclasses
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +32,12 @@ from pydantic import ValidationError
 from dlcheck.errors import RecipeError, RecipeIssue
 from dlcheck.recipe._schema_errors import Draft, word_errors
 from dlcheck.recipe._text import did_you_mean
-from dlcheck.recipe.factory import resolve_factory
+from dlcheck.recipe.factory import check_factory_name, resolve_factory
 from dlcheck.recipe.overrides import SOURCE as OVERRIDE_SOURCE
 from dlcheck.recipe.overrides import AppliedOverrides, apply_overrides
 from dlcheck.recipe.rules import check_rules
 from dlcheck.recipe.schema import Recipe
-from dlcheck.recipe.yaml12 import KeyPath, YamlDocument, read_yaml
+from dlcheck.recipe.yaml12 import MAX_DOCUMENT_CHARACTERS, KeyPath, YamlDocument, read_yaml
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,18 @@ def _whole_file_error(source: str, message: str, hint: str, line: int | None = N
     return RecipeError([RecipeIssue(path="", message=message, line=line, source=source, hint=hint)], source=source)
 
 
-def _check_factories(recipe: Recipe, directory: Path, locator: _Locator) -> list[RecipeIssue]:
+def _check_factories(recipe: Recipe, directory: Path, locator: _Locator, *, import_modules: bool) -> list[RecipeIssue]:
     issues: list[RecipeIssue] = []
     for section in ("model", "data"):
         config: Any = getattr(recipe, section)
         if config.factory is None:
             continue
+        key = f"{section}.factory"
         try:
-            resolve_factory(config.factory, directory=directory, key=f"{section}.factory", args=config.args)
+            if import_modules:
+                resolve_factory(config.factory, directory=directory, key=key, args=config.args)
+            else:
+                check_factory_name(config.factory, key=key)
         except RecipeError as error:
             issues.extend(locator.place(issue, prefer_key=".args" in issue.path) for issue in error.issues)
     return issues
@@ -139,7 +145,9 @@ def parse_recipe(
     directory : pathlib.Path, optional
         Folder for factory modules and relative paths (default: the current folder).
     check_factories : bool
-        Import ``model.factory`` / ``data.factory`` and check their ``args`` against the signature.
+        Import ``model.factory`` / ``data.factory`` and check their ``args`` against the signature. Without
+        it no user code runs; the factory paths are still checked by name (their form, and the targets
+        :mod:`dlcheck.recipe.factory` refuses).
 
     Returns
     -------
@@ -169,8 +177,8 @@ def parse_recipe(
         issues.extend(locator.from_draft(draft) for draft in word_errors(error.errors()))
         raise RecipeError(_sorted(issues), source=source) from None
     issues.extend(locator.place(issue) for issue in check_rules(recipe))
-    if not issues and check_factories:
-        issues.extend(_check_factories(recipe, folder, locator))
+    if not issues:
+        issues.extend(_check_factories(recipe, folder, locator, import_modules=check_factories))
     if issues:
         raise RecipeError(_sorted(issues), source=source)
     return LoadedRecipe(recipe, Path(source).absolute(), folder, tuple(overrides))
@@ -186,8 +194,25 @@ def _read(file: Path, source: str) -> str:
         inside = sorted(item.name for item in file.glob("*.y*ml"))[:5]
         hint = f"pass one of the recipes in it: {', '.join(inside)}" if inside else "pass a .yaml recipe file"
         raise _whole_file_error(source, f"{file} is a folder, not a recipe file", hint)
+    status = file.stat()
+    if not stat.S_ISREG(status.st_mode):  # a FIFO would block and /dev/zero never ends
+        raise _whole_file_error(
+            source,
+            f"{file} is not a regular file (a device, FIFO or socket)",
+            "save the recipe to a file and pass that",
+        )
+    # Characters are at most bytes in UTF-8, and a document over the limit is refused by read_yaml with
+    # the same words: read no more than the limit allows, in case the file grows while we read it.
+    limit = MAX_DOCUMENT_CHARACTERS * 4
+    if status.st_size > limit:
+        raise _whole_file_error(
+            source,
+            f"{file} is {status.st_size:,} bytes; a recipe is at most {MAX_DOCUMENT_CHARACTERS:,} characters",
+            "a recipe is a few kilobytes; check that this is the file you meant",
+        )
     try:
-        return file.read_text(encoding="utf-8")
+        with file.open("rb") as handle:
+            return handle.read(limit + 1).decode("utf-8")
     except UnicodeDecodeError as error:
         raise _whole_file_error(source, f"{file} is not UTF-8 text ({error.reason})", "save it as UTF-8") from error
     except OSError as error:
@@ -207,7 +232,8 @@ def load_recipe(
         ``--set`` overrides, ``"key.path=value"`` (``"optimizer.lr=1e-2"``, ``"model.layers.0.out=32"``).
     check_factories : bool
         Import ``model.factory`` / ``data.factory`` from the recipe's folder (then ``sys.path``) and check
-        their ``args``, so a bad factory is reported before any data is touched.
+        their ``args``, so a bad factory is reported before any data is touched. ``False`` runs no user
+        code (``recipe show``, ``recipe check --no-build``); the paths are still checked by name.
 
     Returns
     -------

@@ -6,6 +6,13 @@ keeps PyYAML's parser but swaps its implicit resolvers for the YAML 1.2 core sch
 mean what they look like. While building the Python data it records where every key and value sits,
 so a schema error can name the line the user must edit.
 
+A recipe may come from someone else (a colleague, a download, a CI cache), so reading one is bounded: at
+most :data:`MAX_DOCUMENT_CHARACTERS` characters, :data:`MAX_DEPTH` levels of nesting and
+:data:`MAX_VALUES` values once aliases are expanded, and integer literals of at most
+:data:`MAX_INTEGER_DIGITS` digits. Each limit is refused with its own message, naming the limit, instead
+of a ``RecursionError``, a hang or gigabytes of memory (issue 12: "billion laughs" documents ran past 20 s
+and 1.4 GB; nested flow collections and self-referencing merges ended in tracebacks).
+
 Examples
 --------
 >>> document = read_yaml("optimizer:\\n  lr: 1e-3\\n  nesterov: on\\n")
@@ -17,7 +24,17 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["KeyPath", "Position", "YamlDocument", "is_plain_yaml_string", "read_yaml"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_CHARACTERS",
+    "MAX_INTEGER_DIGITS",
+    "MAX_VALUES",
+    "KeyPath",
+    "Position",
+    "YamlDocument",
+    "is_plain_yaml_string",
+    "read_yaml",
+]
 
 import math
 import re
@@ -33,12 +50,26 @@ KeyPath = tuple[str | int, ...]
 Position = tuple[int, int]
 """1-based ``(line, column)``."""
 
+# The limits. The largest recipe we ship is about 1.5 KB, 40 values and 6 levels deep; each limit is two to
+# three orders of magnitude above any hand-written recipe and still cheap to reach (a 1 MB document parses
+# in about a second with PyYAML's pure-Python parser, which we need for positions).
+MAX_DOCUMENT_CHARACTERS = 1_000_000
+"""Characters in one recipe (or one ``--set`` value)."""
+MAX_DEPTH = 64
+"""Nesting levels of mappings and lists; PyYAML's composer recurses once per level (Python's stack: ~1000)."""
+MAX_VALUES = 100_000
+"""Values (scalars, mappings and lists) after expanding aliases: an alias bomb doubles this per line."""
+MAX_INTEGER_DIGITS = 100
+"""Digits of one integer literal: far past any count or seed (Python refuses to convert over 4,300)."""
+
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_SEQUENCE = "tag:yaml.org,2002:seq"
+_MAPPING = "tag:yaml.org,2002:map"
 
 # YAML 1.2.2 core schema, section 10.3.2 (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
 _CORE_RESOLVERS: tuple[tuple[str, str, str], ...] = (
@@ -56,10 +87,36 @@ _CORE_RESOLVERS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+class _LimitExceeded(yaml.YAMLError):
+    """A document over one of the reading limits; carries the words for the user."""
+
+    def __init__(self, message: str, hint: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.mark = message, hint, mark
+
+
 class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema's implicit resolvers (no yes/no/on/off, no sexagesimal)."""
+    """SafeLoader with the YAML 1.2 core schema's implicit resolvers (no yes/no/on/off, no sexagesimal).
+
+    Its composer counts nesting, so a deep document is refused at :data:`MAX_DEPTH` levels instead of
+    exhausting Python's stack in PyYAML's recursive ``compose_node``.
+    """
 
     yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {}
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitExceeded(
+                    f"the recipe nests deeper than {MAX_DEPTH} levels (the limit)",
+                    "recipes need a handful of levels; flatten the structure",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 for _tag, _pattern, _first in _CORE_RESOLVERS:
@@ -72,6 +129,13 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node)).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
+    length = len(digits) - (2 if digits[:2] in ("0o", "0x") else 0)
+    if length > MAX_INTEGER_DIGITS:
+        raise _LimitExceeded(
+            f"an integer of {length:,} digits; the limit is {MAX_INTEGER_DIGITS}",
+            "recipe numbers are counts, sizes and seeds; write a sensible value",
+            node.start_mark,
+        )
     if digits.startswith("0o"):
         return sign * int(digits[2:], 8)
     if digits.startswith("0x"):
@@ -139,13 +203,29 @@ class _Builder:
         self.positions: dict[KeyPath, Position] = {}
         self.key_positions: dict[KeyPath, Position] = {}
         self._active: set[int] = set()  # nodes being built, to refuse recursive aliases
+        self._values = 0  # values built so far, aliases expanded: the alias-bomb guard
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise self._error(
+                node,
+                f"the recipe expands to more than {MAX_VALUES:,} values (the limit), counting each use of an "
+                "alias `*name` in full",
+                "recipes hold a few hundred values; an alias that refers to aliases multiplies them (a "
+                "'billion laughs' document)",
+                path,
+            )
         self.positions[path] = _position(node)
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except _LimitExceeded as error:
+                raise self._error(node, error.message, error.hint, path) from None
         if id(node) in self._active:
-            raise self._error(node, "an alias refers to a block that contains it (recursive anchor)", "")
+            raise self._error(node, "an alias refers to a block that contains it (recursive anchor)", "", path)
+        if node.tag not in (_SEQUENCE, _MAPPING):  # built here, not by PyYAML: an explicit tag would be ignored
+            raise self._error(node, f"an unknown `!!` tag ({node.tag})", "recipes are plain YAML; remove the tag", path)
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -185,8 +265,14 @@ class _Builder:
             result[key] = self.build(value_node, (*path, part))
         # Merged entries fill only keys the mapping does not set itself (the `<<` rule); earlier sources win.
         for source in merged:
-            for key, value in self._build_mapping(source, path).items():
-                result.setdefault(key, value)
+            if id(source) in self._active:
+                raise self._error(source, "`<<` merges a mapping into itself (a recursive merge)", "", path)
+            self._active.add(id(source))
+            try:
+                for key, value in self._build_mapping(source, path).items():
+                    result.setdefault(key, value)
+            finally:
+                self._active.discard(id(source))
         return result
 
     def _merge_sources(self, node: yaml.Node) -> list[yaml.MappingNode]:
@@ -196,9 +282,12 @@ class _Builder:
             return list(node.value)
         raise self._error(node, "`<<` must be followed by an alias of a mapping (`<<: *name`)", "")
 
-    def _error(self, node: yaml.Node, message: str, hint: str) -> RecipeError:
+    def _error(self, node: yaml.Node, message: str, hint: str, path: KeyPath = ()) -> RecipeError:
         line, column = _position(node)
-        issue = RecipeIssue(path="", message=message, line=line, column=column, source=self.source, hint=hint or None)
+        dotted = ".".join(str(part) for part in path)
+        issue = RecipeIssue(
+            path=dotted, message=message, line=line, column=column, source=self.source, hint=hint or None
+        )
         return RecipeError([issue], source=self.source)
 
 
@@ -238,7 +327,26 @@ _PLAIN_PROBLEMS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _reader_issue(error: yaml.reader.ReaderError, text: str, source: str) -> RecipeIssue:
+    before = text[: error.position]
+    line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+    character = error.character if isinstance(error.character, str) else chr(error.character)
+    name = "a NUL byte" if character == "\x00" else f"the control character U+{ord(character):04X}"
+    return RecipeIssue(
+        path="",
+        message=f"{name}, which YAML does not allow in a document",
+        line=line,
+        column=column,
+        source=source,
+        hint="remove it; a recipe is plain UTF-8 text (was a binary file given as the recipe?)",
+    )
+
+
 def _syntax_issue(error: yaml.YAMLError, source: str) -> RecipeIssue:
+    if isinstance(error, _LimitExceeded):
+        mark = error.mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        return RecipeIssue(path="", message=error.message, line=line, column=column, source=source, hint=error.hint)
     problem = getattr(error, "problem", None) or str(error)
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     message, hint = f"YAML syntax error: {problem}", None
@@ -273,15 +381,27 @@ def read_yaml(text: str, source: str = "<string>") -> YamlDocument:
     Raises
     ------
     RecipeError
-        On a YAML syntax error, a duplicate key, a recursive alias or more than one document,
-        with the line and column.
+        On a YAML syntax error, a duplicate key, a recursive alias or merge, more than one document, a
+        control character, or a document over one of the limits (:data:`MAX_DOCUMENT_CHARACTERS`,
+        :data:`MAX_DEPTH`, :data:`MAX_VALUES`, :data:`MAX_INTEGER_DIGITS`), with the line and column.
 
     Examples
     --------
     >>> read_yaml("a: 010\\nb: 0o10\\nc: yes\\nd: .5").data
     {'a': 10, 'b': 8, 'c': 'yes', 'd': 0.5}
     """
-    loader = _Yaml12Loader(text)
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        issue = RecipeIssue(
+            path="",
+            message=f"the document has {len(text):,} characters; the limit is {MAX_DOCUMENT_CHARACTERS:,}",
+            source=source,
+            hint="a recipe is a few kilobytes; check that this is the file you meant",
+        )
+        raise RecipeError([issue], source=source)
+    try:
+        loader = _Yaml12Loader(text)  # the reader refuses control characters (NUL, ...) here
+    except yaml.reader.ReaderError as error:
+        raise RecipeError([_reader_issue(error, text, source)], source=source) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -289,7 +409,7 @@ def read_yaml(text: str, source: str = "<string>") -> YamlDocument:
         builder = _Builder(loader, source)
         data = builder.build(node, ())
     except yaml.YAMLError as error:
-        raise RecipeError([_syntax_issue(error, source)], source=source) from error
+        raise RecipeError([_syntax_issue(error, source)], source=source) from None
     finally:
         loader.dispose()
     return YamlDocument(data, builder.positions, builder.key_positions)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["keypoints_csv", "keypoints_json", "keypoints_table", "overlay_image", "save_png"]
+__all__ = ["keypoints_csv", "keypoints_json", "keypoints_table", "overlay_image", "overlay_paths", "save_png"]
 
+import collections
 import csv
 import io
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import numpy as np
 from rich.table import Table
 
 from dlcheck._version import __version__
+from dlcheck.errors import InputError
 from dlcheck.keypoints.analysis import ImageAnalysis
 from dlcheck.keypoints.images import draw_overlay
 
@@ -141,3 +145,59 @@ def save_png(image: np.ndarray, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     skimage_io.imsave(str(path), image, check_contrast=False)
+
+
+def _name_parts(spec: str) -> list[str]:
+    """``"a/b/img.png"`` -> ``["a", "b", "img"]``; a bundled name is itself; odd characters become ``_``."""
+    path = Path(spec)
+    parts = [*path.parent.parts, path.stem] if path.suffix else [*path.parts]
+    parts = [part for part in parts if part not in (path.anchor, "", ".")] or ["image"]
+    return [re.sub(r"[^A-Za-z0-9._-]", "_", part) for part in parts]
+
+
+def overlay_paths(out: Path, images: Sequence[str]) -> list[Path]:
+    """Where each image's overlay is written: ``out`` for one image, ``OUT-NAME.png`` each for several.
+
+    NAME is the bundled image's name or the file's name without suffix. Where names repeat
+    (``a/img.png b/img.png``), parent folders are added until they differ (``out-a-img.png``,
+    ``out-b-img.png``); an image given twice gets ``-2``. So no overlay overwrites another.
+
+    Raises
+    ------
+    InputError
+        When an overlay would overwrite one of the input images.
+
+    Examples
+    --------
+    >>> [str(path) for path in overlay_paths(Path("out.png"), ["camera", "coins"])]
+    ['out-camera.png', 'out-coins.png']
+    >>> [str(path) for path in overlay_paths(Path("out.png"), ["a/img.png", "b/img.png", "b/img.png"])]
+    ['out-a-img.png', 'out-b-img.png', 'out-b-img-2.png']
+    """
+    if len(images) == 1:
+        targets = [out]
+    else:
+        parts = [_name_parts(spec) for spec in images]
+        depth = [1] * len(images)
+        while True:  # lengthen only the names that still collide, while they have folders left
+            names = ["-".join(item[-count:]) for item, count in zip(parts, depth, strict=True)]
+            counts = collections.Counter(names)
+            grow = [i for i, name in enumerate(names) if counts[name] > 1 and depth[i] < len(parts[i])]
+            if not grow:
+                break
+            for index in grow:
+                depth[index] += 1
+        seen: collections.Counter[str] = collections.Counter()
+        targets = []
+        for name in names:
+            seen[name] += 1
+            unique = name if seen[name] == 1 else f"{name}-{seen[name]}"
+            targets.append(out.with_name(f"{out.stem}-{unique}{out.suffix or '.png'}"))
+    inputs = {Path(spec).resolve(): spec for spec in images if Path(spec).exists()}
+    for target in targets:
+        if target.resolve() in inputs:
+            raise InputError(
+                f"--out {out}: the overlay {target} would overwrite the input image {inputs[target.resolve()]}; "
+                "choose another --out"
+            )
+    return targets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 import torch
 
 from dlcheck.errors import DataError
+from dlcheck.limits import MAX_MEMORY_VARIABLE
+from tests.bounded import within_seconds
 
 from .conftest import load
 
@@ -136,3 +139,98 @@ def test_missing_file_names_data_path_and_the_resolved_path(tmp_path: Path) -> N
 def test_file_source_without_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"data\.path: source csv reads a file; add `path:`"):
         load(tmp_path, source="csv")
+
+
+# ------------------------------------------------------------------ hostile data files (issue 12)
+# `data.path: /dev/zero` grew to 6 GB in `recipe check`; a FIFO blocked forever; an enormous (here sparse)
+# file was read whole; a small .npz whose header claims 40 GB was allocated before it was read.
+
+
+@pytest.mark.parametrize("source", ["csv", "npz", "pt"])
+def test_devices_and_fifos_are_refused_before_reading(tmp_path: Path, source: str) -> None:
+    fifo = tmp_path / f"data.{source}"
+    os.mkfifo(fifo)
+    targets = [fifo.name] + (["/dev/zero"] if Path("/dev/zero").exists() else [])
+    for target in targets:
+        with within_seconds(20), pytest.raises(DataError, match="not a regular file"):
+            load(tmp_path, source=source, path=target)
+
+
+def test_a_link_to_a_device_is_refused_too(tmp_path: Path) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    (tmp_path / "table.csv").symlink_to("/dev/zero")
+    with within_seconds(20), pytest.raises(DataError, match="not a regular file"):
+        load(tmp_path, source="csv", path="table.csv")
+
+
+def test_a_file_over_the_memory_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    with big.open("wb") as handle:
+        handle.write(b"a,b,label\n1,2,0\n")
+        handle.truncate(50 * 1024**3)  # sparse: 50 GB to stat, nothing on disk
+    with within_seconds(20), pytest.raises(DataError, match=r"data\.path: .*big\.csv \(50\.0 GB.*memory limit"):
+        load(tmp_path, source="csv", path="big.csv")
+
+
+def test_the_memory_limit_is_the_users_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "table.csv").write_text("a,b,label\n" + "1,2,0\n3,4,1\n" * 2000)
+    assert load(tmp_path, source="csv", path="table.csv").input_shape == (2,)
+    monkeypatch.setenv(MAX_MEMORY_VARIABLE, "0.00001")  # about 10 KB
+    with pytest.raises(DataError, match=f"memory limit.*{MAX_MEMORY_VARIABLE}"):
+        load(tmp_path, source="csv", path="table.csv")
+
+
+def _npz_declaring(shape: tuple[int, ...], holding: int) -> bytes:
+    import io
+    import struct
+    import zipfile
+
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", npy + b"\x00" * holding)
+        archive.writestr("y.npy", npy + b"\x00" * holding)
+    return buffer.getvalue()
+
+
+def test_npz_whose_header_claims_more_than_it_holds_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bomb.npz").write_bytes(_npz_declaring((100_000, 50_000), 2_000_000))  # claims 40 GB, holds 2 MB
+    with within_seconds(20), pytest.raises(DataError, match=r"declares shape \(100000, 50000\).*truncated or corrupt"):
+        load(tmp_path, source="npz", path="bomb.npz")
+
+
+def test_npz_over_the_memory_limit_is_refused_from_its_headers(tmp_path: Path, monkeypatch) -> None:
+    np.savez_compressed(tmp_path / "zeros.npz", x=np.zeros((1000, 100)), y=np.zeros(1000, dtype=int))
+    monkeypatch.setenv(MAX_MEMORY_VARIABLE, "0.0005")  # ~500 KB: the 800 KB of zeros compress to almost nothing
+    with pytest.raises(DataError, match=r"zeros\.npz \(its arrays, uncompressed\) needs"):
+        load(tmp_path, source="npz", path="zeros.npz")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"a,b,label\n1,\xff\xfe,0\n", "not UTF-8 text"),
+        (b"a,b,label\n1," + b"x" * 200_000 + b",0\n", "not a readable CSV table"),
+        (b"a,b,label\n1,2\x00,0\n", "not a number"),
+    ],
+    ids=["non_utf8", "giant_field", "nul"],
+)
+def test_broken_csv_gives_a_data_error(tmp_path: Path, content: bytes, words: str) -> None:
+    (tmp_path / "table.csv").write_bytes(content)
+    with pytest.raises(DataError, match=words):
+        load(tmp_path, source="csv", path="table.csv")
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"source": "spirals", "samples": 2_000_000_000}, r"data\.samples: 2,000,000,000 spirals points needs"),
+        ({"source": "shapes", "image_size": 100_000}, r"data\.samples x data\.image_size\^2"),
+    ],
+)
+def test_synthetic_data_over_the_memory_limit_is_refused_before_generating(data: dict[str, object], words: str) -> None:
+    with within_seconds(20), pytest.raises(DataError, match=words):
+        load(**data)

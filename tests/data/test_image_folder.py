@@ -70,3 +70,24 @@ def test_folder_without_class_subfolders(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     with pytest.raises(DataError, match="has no subfolders; image_folder expects one subfolder per class"):
         load(tmp_path, source="image_folder", path="images")
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path: Path, monkeypatch) -> None:
+    # An image whose header declares huge dimensions is refused at scan time, before any pixel is decoded.
+    import struct
+    import zlib
+
+    _write_images(tmp_path / "images", {"cat": [(6, 6)] * 2, "dog": [(6, 6)] * 2})
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    huge = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 4096))
+    (tmp_path / "images" / "dog" / "huge.png").write_bytes(huge + chunk(b"IEND", b""))
+    with pytest.raises(DataError, match=r"huge\.png: over the limit of 100 megapixels per image"):
+        load(tmp_path, source="image_folder", path="images", image_size=6)
+    (tmp_path / "images" / "dog" / "huge.png").unlink()
+    monkeypatch.setenv("DLCHECK_MAX_IMAGE_PIXELS", "30")  # 6x6 = 36 pixels
+    with pytest.raises(DataError, match="DLCHECK_MAX_IMAGE_PIXELS"):
+        load(tmp_path, source="image_folder", path="images")

@@ -93,3 +93,47 @@ def test_subpixel_and_noble_response(tmp_path: Path, capsys, monkeypatch) -> Non
 def test_unknown_harris_method_exits_2(capsys, monkeypatch) -> None:
     code, _, err = run_cli(capsys, monkeypatch, "keypoints", "camera", "--harris-method", "shi")
     assert code == 2 and "--harris-method" in err
+
+
+# ------------------------------------------------------------------ --out with several images (issue 14)
+
+
+def test_out_with_bundled_images_writes_one_overlay_each(tmp_path: Path, capsys, monkeypatch) -> None:
+    # `camera coins --out o.png` wrote one file, both overlays under one name.
+    out = tmp_path / "o.png"
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", "camera", "coins", "-n", "20", "--out", str(out))
+    assert code == 0, err
+    camera, coins = io.imread(tmp_path / "o-camera.png"), io.imread(tmp_path / "o-coins.png")
+    assert camera.shape[:2] == (512, 512) and coins.shape[:2] == (303, 384)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["o-camera.png", "o-coins.png"]
+
+
+def test_out_with_files_of_one_name_in_two_folders(tmp_path: Path, capsys, monkeypatch) -> None:
+    # `a/img.png b/img.png --out o.png` wrote one file.
+    for folder, side in (("a", 40), ("b", 60)):
+        (tmp_path / folder).mkdir()
+        io.imsave(
+            tmp_path / folder / "img.png", np.tile(np.eye(side, dtype=np.uint8) * 255, (1, 1)), check_contrast=False
+        )
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", "a/img.png", "b/img.png", "-n", "5", "--out", "o.png")
+    assert code == 0, err
+    assert io.imread(tmp_path / "o-a-img.png").shape[:2] == (40, 40)
+    assert io.imread(tmp_path / "o-b-img.png").shape[:2] == (60, 60)
+
+
+def test_out_never_overwrites_an_input_image(tmp_path: Path, capsys, monkeypatch) -> None:
+    image = tmp_path / "photo.png"
+    io.imsave(image, np.eye(32, dtype=np.uint8) * 255, check_contrast=False)
+    before = image.read_bytes()
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", str(image), "--out", str(image))
+    assert code == 2 and "would overwrite the input image" in " ".join(err.split())
+    assert image.read_bytes() == before
+
+
+def test_non_image_file_is_one_clean_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    script = tmp_path / "model.py"
+    script.write_text("print('hello')\n")
+    code, _, err = run_cli(capsys, monkeypatch, "keypoints", str(script))
+    assert code == 2 and "cannot read as an image" in " ".join(err.split())
+    assert " at 0x" not in err and "BytesIO" not in err and "Traceback" not in err

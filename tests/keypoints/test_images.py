@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 
 from dlcheck.errors import InputError
 from dlcheck.keypoints import BUNDLED_IMAGES, draw_overlay, load_image, validate_image
+from dlcheck.limits import MAX_IMAGE_PIXELS_VARIABLE
+from tests.bounded import within_seconds
 
 
 def test_bundled_images_load_without_network() -> None:
@@ -57,7 +61,7 @@ def test_image_files_are_read_and_validated(tmp_path: Path) -> None:
         (np.zeros((0, 5)), "empty"),
         (np.zeros((1, 1)), "need at least 3x3"),
         (np.zeros((2, 8, 3)), "need at least 3x3"),
-        (np.zeros((5, 5, 2)), "unsupported image shape"),
+        (np.zeros((5, 5, 5)), "unsupported image shape"),
         (np.array([[np.inf] * 4] * 4), "NaN or inf"),
         (np.full((4, 4), "a"), "unsupported pixel type"),
     ],
@@ -79,3 +83,104 @@ def test_overlay_colours_keypoints_and_clips_to_bounds() -> None:
     assert untouched.shape == (5, 5, 3) and not untouched.any()
     with pytest.raises(ValueError, match="marker"):
         draw_overlay(image, coords, marker="star")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------ hostile images (issue 12)
+
+
+def _png(width: int, height: int, color_type: int = 0, body: bytes | None = None) -> bytes:
+    """A PNG built by hand, so its header can declare any size; ``body`` replaces the real pixel rows."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    channels = {0: 1, 4: 2, 6: 4}[color_type]
+    rows = body if body is not None else b"".join(b"\x00" + bytes(range(width * channels)) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(100_000, 100_000), (2**31 - 1, 3), (12_000, 9_000)])
+def test_huge_declared_dimensions_are_refused_from_the_header(tmp_path: Path, width: int, height: int) -> None:
+    # 100000x100000 used 6.8 GB and died with a traceback (issue 12); only a few rows really follow the header.
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png(width, height, body=b"\x00" * 4096))
+    with pytest.raises(InputError, match=rf"huge\.png: the image declares {width * height / 1e6:,.0f} megapixels"):
+        load_image(str(path))
+
+
+def test_the_pixel_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "small.png"
+    path.write_bytes(_png(40, 30))
+    assert load_image(str(path))[0].shape == (30, 40)
+    with pytest.raises(InputError, match=r"over the limit of 0\.001 megapixels"):
+        load_image(str(path), max_pixels=1_000)
+    monkeypatch.setenv(MAX_IMAGE_PIXELS_VARIABLE, "1000")
+    with pytest.raises(InputError, match=MAX_IMAGE_PIXELS_VARIABLE):
+        load_image(str(path))
+    assert load_image(str(path), max_pixels=1_200)[0].shape == (30, 40)  # the argument wins over the variable
+
+
+def test_pillows_bomb_check_is_kept_and_restored(tmp_path: Path) -> None:
+    from PIL import Image
+
+    before = Image.MAX_IMAGE_PIXELS
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png(3_000, 2_000, body=b"\x00" * 3_001 * 2_000))  # a real 6-megapixel all-black image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DecompressionBombWarning must not pass silently either
+        with pytest.raises(InputError, match="decompression-bomb check"):
+            load_image(str(path), max_pixels=1_000_000)
+    assert before == Image.MAX_IMAGE_PIXELS
+
+
+def test_grey_and_alpha_png_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "la.png"
+    path.write_bytes(_png(16, 12, color_type=4))
+    image, _ = load_image(str(path))
+    assert image.shape == (12, 16) and image.dtype == np.uint8
+    assert image[0].tolist() == list(range(0, 32, 2))  # the grey channel (even bytes), not the alpha
+    assert validate_image(np.zeros((5, 5, 2), dtype=np.uint8), "la").shape == (5, 5)
+
+
+def test_fifo_and_devices_are_refused_without_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    with within_seconds(20), pytest.raises(InputError, match="not a regular file"):
+        load_image(str(fifo))
+    if Path("/dev/zero").exists():
+        with within_seconds(20), pytest.raises(InputError, match="not a regular file"):
+            load_image("/dev/zero")
+
+
+def test_npy_header_is_checked_before_numpy_allocates(tmp_path: Path) -> None:
+    import struct
+
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (200000, 200000), }"
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    path = tmp_path / "huge.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\x00" * 64)
+    with pytest.raises(InputError, match="megapixels"):
+        load_image(str(path))
+    np.save(tmp_path / "short.npy", np.zeros((40, 40)))
+    truncated = tmp_path / "truncated.npy"
+    truncated.write_bytes((tmp_path / "short.npy").read_bytes()[:500])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_image(str(truncated))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"print('hello')\n", b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, bytes(range(256)) * 8],
+    ids=["python", "empty", "truncated_png", "binary"],
+)
+def test_non_images_get_one_clean_line(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "not_an_image.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        load_image(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot read as an image")
+    assert "\n" not in message and " at 0x" not in message and "<" not in message

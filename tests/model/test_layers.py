@@ -221,3 +221,14 @@ def test_default_init_is_kaiming_normal_with_zero_bias() -> None:
     assert InitConfig().weight == "kaiming_normal" and InitConfig().bias == "zeros"
     model = _build((4,), {"type": "linear", "out": 2})
     assert torch.count_nonzero(model[0].bias) == 0
+
+
+def test_layers_over_the_memory_limit_are_refused_before_allocating(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A valid number, a 512 GB layer: the allocator failed with a traceback (issue 12). Counted on the meta device.
+    with pytest.raises(ModelError, match=r"model\.layers: 150,000,000,010 parameters .* needs .*memory limit"):
+        _build((64,), {"type": "linear", "out": 2_000_000_000}, {"type": "relu"}, {"type": "linear", "out": 10})
+    monkeypatch.setenv("DLCHECK_MAX_MEMORY_GB", "0.0001")  # ~100 KB: 9,610 parameters need ~150 KB to train
+    with pytest.raises(ModelError, match="DLCHECK_MAX_MEMORY_GB"):
+        _build((64,), {"type": "linear", "out": 128}, {"type": "relu"}, {"type": "linear", "out": 10})
+    monkeypatch.setenv("DLCHECK_MAX_MEMORY_GB", "1")
+    assert sum(p.numel() for p in _build((64,), {"type": "linear", "out": 10}).parameters()) == 650

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dlcheck.errors import RecipeError, RecipeIssue
 from dlcheck.recipe import load_recipe
-from dlcheck.recipe.factory import resolve_factory
+from dlcheck.recipe.factory import ALLOW_VARIABLE, blocked_target, resolve_factory
+from tests.cli_runner import run_cli
 
 FACTORY_SOURCE = """
 class Builders:
@@ -157,3 +160,146 @@ def test_factories_are_not_imported_when_the_recipe_has_other_errors(tmp_path: P
 def test_check_factories_false_skips_the_import(tmp_path: Path, module_name: str) -> None:
     loaded = load_recipe(write_recipe(tmp_path, f"{module_name}:make_net"), check_factories=False)
     assert loaded.recipe.model.factory == f"{module_name}:make_net"
+
+
+# ------------------------------------------------------------------------ refused targets (issue 12)
+# `recipe check` ran `os:system`, `subprocess:run` and `runpy:run_path` from a recipe (also via --set), and
+# `recipe show` / `recipe check --no-build` imported the module next to the recipe. A payload here touches
+# a canary file; it must not exist afterwards.
+
+CANARY = "CANARY"
+PAYLOAD = f"import pathlib\npathlib.Path(__file__).with_name({CANARY!r}).touch()\n\n\ndef make_net(hidden: int = 8):\n    return hidden\n"
+
+DANGEROUS = [
+    ("os:system", {"command": f"touch {CANARY}"}),
+    ("os:popen", {"cmd": f"touch {CANARY}"}),
+    ("posix:system", {"command": f"touch {CANARY}"}),
+    ("subprocess:run", {"args": ["touch", CANARY]}),
+    ("subprocess:Popen", {"args": ["touch", CANARY]}),
+    ("runpy:run_path", {"path_name": "payload_module.py"}),
+    ("runpy:run_module", {"mod_name": "payload_module"}),
+    ("builtins:__import__", {"name": "payload_module"}),
+    ("builtins:eval", {}),
+    ("builtins:exec", {}),
+    ("builtins:compile", {}),
+    ("builtins:open", {"file": CANARY, "mode": "w"}),
+    ("importlib:import_module", {"name": "payload_module"}),
+    ("pty:spawn", {"argv": ["touch", CANARY]}),
+    ("shutil:copy", {"src": "payload_module.py", "dst": CANARY}),
+    ("shutil:rmtree", {"path": "victim"}),
+    ("pickle:loads", {"data": "x"}),
+    ("torch:load", {"f": "payload.pt", "weights_only": False}),
+    ("logging:os.system", {"command": f"touch {CANARY}"}),  # an alias: os.system reached through logging
+    ("pathlib:Path.touch", {"self": CANARY}),  # an unbound method happily takes a string as `self`
+    ("logging:FileHandler", {"filename": CANARY}),
+    ("zipfile:ZipFile", {"file": CANARY, "mode": "w"}),
+    ("torch:save", {"obj": "x", "f": CANARY}),
+    ("numpy:save", {"file": CANARY, "arr": [1, 2]}),
+]
+
+
+def _hostile_folder(tmp_path: Path) -> Path:
+    (tmp_path / "payload_module.py").write_text(PAYLOAD)
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "file").write_text("precious\n")
+    return tmp_path
+
+
+def _unharmed(folder: Path) -> bool:
+    return not (folder / CANARY).exists() and (folder / "victim" / "file").exists()
+
+
+@pytest.mark.parametrize(("spec", "args"), DANGEROUS, ids=[spec for spec, _ in DANGEROUS])
+def test_dangerous_targets_are_refused_and_do_not_run(
+    tmp_path: Path, spec: str, args: dict[str, object], capsys, monkeypatch
+) -> None:
+    folder = _hostile_folder(tmp_path)
+    monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+    monkeypatch.chdir(folder)
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"data": {"source": "digits"}, "model": {"factory": spec, "args": args}}))
+    code, _, err = run_cli(capsys, monkeypatch, "recipe", "check", str(recipe))
+    assert code == 2 and "refused" in err and ALLOW_VARIABLE in err and "Traceback" not in err
+    assert _unharmed(folder)
+
+
+@pytest.mark.parametrize("section", ["model", "data"])
+def test_dangerous_target_through_set_is_refused(tmp_path: Path, section: str, capsys, monkeypatch) -> None:
+    folder = _hostile_folder(tmp_path)
+    monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+    monkeypatch.chdir(folder)
+    recipe = folder / "recipe.yaml"
+    recipe.write_text("data: {source: digits}\nmodel: {layers: [{type: linear, out: 10}]}\n")
+    value = f"{section}={{factory: 'os:system', args: {{command: 'touch {CANARY}'}}}}"
+    code, _, err = run_cli(capsys, monkeypatch, "recipe", "check", str(recipe), "--set", value)
+    assert code == 2 and "refused" in err and "--set" in err
+    assert _unharmed(folder)
+
+
+def test_a_local_module_re_exporting_a_dangerous_function_is_refused(tmp_path: Path, module_name: str) -> None:
+    (tmp_path / f"{module_name}.py").write_text("from os import system\nfrom subprocess import run as make\n")
+    for attribute, identity in (("system", "posix.system"), ("make", "subprocess.run")):
+        with pytest.raises(RecipeError) as caught:
+            resolve_factory(f"{module_name}:{attribute}", directory=tmp_path, key="model.factory", args={})
+        (issue,) = caught.value.issues
+        assert "refused" in issue.message and (identity in issue.message or "nt.system" in issue.message)
+
+
+def test_opt_in_allows_a_refused_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+    with pytest.raises(RecipeError, match="refused"):
+        resolve_factory("os:getcwd", directory=tmp_path, key="data.factory", args={})
+    for allowed in ("os:getcwd", "os", "math, os.getcwd", "*"):
+        monkeypatch.setenv(ALLOW_VARIABLE, allowed)
+        assert resolve_factory("os:getcwd", directory=tmp_path, key="data.factory", args={}) is os.getcwd
+    monkeypatch.setenv(ALLOW_VARIABLE, "os:getcwd")
+    with pytest.raises(RecipeError, match="refused"):  # allowing one target allows no other
+        resolve_factory("subprocess:run", directory=tmp_path, key="data.factory", args={})
+
+
+@pytest.mark.parametrize("command", [["recipe", "show"], ["recipe", "check", "--no-build"]])
+def test_viewing_a_recipe_runs_none_of_its_code(tmp_path: Path, command: list[str], capsys, monkeypatch) -> None:
+    (tmp_path / "payload_module.py").write_text(PAYLOAD)
+    recipe = write_recipe(tmp_path, "payload_module:make_net")
+    code, out, err = run_cli(capsys, monkeypatch, *command, str(recipe))
+    assert code == 0, err
+    assert not (tmp_path / CANARY).exists() and "payload_module" not in sys.modules
+    if "check" in command:
+        assert "not imported (--no-build): model.factory payload_module:make_net" in out
+    sys.modules.pop("payload_module", None)
+
+
+def test_viewing_still_refuses_a_dangerous_target_by_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+    recipe = write_recipe(tmp_path, "subprocess:run", "{args: [touch, CANARY]}")
+    for command in (["recipe", "show"], ["recipe", "check", "--no-build"]):
+        code, _, err = run_cli(capsys, monkeypatch, *command, str(recipe))
+        assert code == 2 and "refused" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [
+        ("os.path.join", "os"),
+        ("nt.system", "nt"),
+        ("numpy.lib._npyio_impl.load", "numpy.lib._npyio_impl"),
+        ("torch.nn.Linear", None),
+        ("my_models.make_net", None),
+        ("ossify.make", None),
+    ],
+)
+def test_blocked_target_matches_whole_dotted_names(name: str, entry: str | None) -> None:
+    assert blocked_target(name) == entry
+
+
+def test_classmethods_and_partials_of_the_users_own_code_are_allowed(tmp_path: Path, module_name: str) -> None:
+    (tmp_path / f"{module_name}.py").write_text(
+        "import functools\nimport os\n\n\nclass Nets:\n    @classmethod\n    def small(cls, width: int = 2):\n"
+        "        return ('small', width)\n\n\ndef make(width: int = 1):\n    return width\n\n\n"
+        "wide = functools.partial(make, width=9)\nrun = functools.partial(os.system, 'true')\n"
+    )
+    small = resolve_factory(f"{module_name}:Nets.small", directory=tmp_path, key="model.factory", args={})
+    assert small() == ("small", 2)
+    assert resolve_factory(f"{module_name}:wide", directory=tmp_path, key="model.factory", args={})() == 9
+    with pytest.raises(RecipeError, match="refused"):  # a partial of os.system is os.system
+        resolve_factory(f"{module_name}:run", directory=tmp_path, key="model.factory", args={})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from dlcheck.errors import DlcheckError, RecipeError, RecipeIssue
 from dlcheck.recipe import LoadedRecipe, load_recipe, parse_recipe, recipe_json_schema, recipe_to_yaml
+from tests.bounded import within_seconds
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -204,3 +206,74 @@ def test_json_schema_describes_the_sections() -> None:
     schema = recipe_json_schema()
     assert {"data", "model", "optimizer"} <= set(schema["properties"])
     assert schema["required"] == ["data", "model"]
+
+
+# ------------------------------------------------------------------------- hostile files and numbers
+
+
+def test_recipe_that_is_a_device_or_fifo_is_refused_without_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "recipe.yaml"
+    os.mkfifo(fifo)  # nobody writes: opening it would block forever
+    with within_seconds(20), pytest.raises(RecipeError, match="not a regular file"):
+        load_recipe(fifo)
+    if Path("/dev/zero").exists():  # an endless file: reading it grew to GBs
+        with within_seconds(20), pytest.raises(RecipeError, match="not a regular file"):
+            load_recipe("/dev/zero")
+
+
+def test_recipe_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024**3)  # sparse: 50 GB to stat, nothing on disk
+    with within_seconds(20), pytest.raises(RecipeError, match=r"bytes; a recipe is at most 1,000,000 characters"):
+        load_recipe(big)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ("lr: 1e-3", "lr: 1e999", "optimizer.lr", "finite"),  # infinity passed `recipe check` (issue 12)
+        ("lr: 1e-3", "lr: -.inf", "optimizer.lr", "finite"),
+        ("lr: 1e-3", "lr: .nan", "optimizer.lr", "finite"),
+        ("lr: 1e-3", "lr: 1.0e+38", "optimizer.lr", "±1e+12"),  # Adam overflowed float32 at this rate
+        ("weight_decay: 1e-4", "weight_decay: 1e-320", "optimizer.weight_decay", "float32 cannot hold it"),
+        ("seed: 0", "seed: 100000000000000000000", "seed", "32-bit integer"),
+        ("out: 32}", "out: 10000000000}", "model.layers.0.out", "32-bit integer"),
+        ("epochs: 3", "epochs: 2147483648", "train.epochs", "32-bit integer"),
+        ("val_fraction: 0.2", "val_fraction: .nan", "data.val_fraction", "finite"),
+    ],
+)
+def test_numbers_outside_sane_ranges_are_refused_with_the_key(old: str, new: str, key: str, words: str) -> None:
+    assert old in VALID
+    issue = only_issue(VALID.replace(old, new, 1))
+    assert issue.path == key and words in issue.message and issue.line is not None
+
+
+def test_list_items_out_of_range_name_the_item() -> None:
+    issue = only_issue(VALID.replace("{name: cosine,", "{name: multistep, milestones: [2, 99999999999],"))
+    assert issue.path == "schedule.milestones.1" and issue.found == "99999999999"
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [("optimizer.lr=1e999", "finite"), ("optimizer.lr=.inf", "finite"), ("train.epochs=9999999999999", "32-bit")],
+)
+def test_numbers_from_overrides_are_checked_too(override: str, words: str) -> None:
+    issue = only_issue(VALID, (override,))
+    assert issue.source == "--set" and words in issue.message
+
+
+def test_numbers_at_the_edges_of_the_ranges_are_accepted() -> None:
+    recipe = parse_recipe(
+        VALID,
+        overrides=["seed=2147483647", "optimizer.lr=1e12", "optimizer.weight_decay=1e-30", "regularization.l1=0.0"],
+    ).recipe
+    assert recipe.seed == 2**31 - 1 and recipe.optimizer.lr == 1e12 and recipe.optimizer.weight_decay == 1e-30
+
+
+def test_factory_args_are_the_users_business() -> None:
+    text = VALID.replace(
+        "model:\n  layers:\n    - {type: linear, out: 32}\n    - {type: relu}\n    - {type: linear, out: 10}\n",
+        "model: {factory: 'my_nets:make', args: {big: 100000000000000000000, tiny: 1e-320}}\n",
+    )
+    assert parse_recipe(text, check_factories=False).recipe.model.args["big"] == 10**20
