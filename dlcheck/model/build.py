@@ -16,11 +16,19 @@ from torch import nn
 from dlcheck.errors import ModelError
 from dlcheck.model.factory_model import build_factory_model
 from dlcheck.model.init import initialize_factory_model
+from dlcheck.model.layers import Layout
 from dlcheck.model.stack import build_layer_stack
 from dlcheck.recipe.schema import InitConfig, ModelConfig
 
 
-def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int, directory: Path) -> nn.Module:
+def build_model(
+    config: ModelConfig,
+    input_shape: tuple[int, ...],
+    *,
+    seed: int,
+    directory: Path,
+    vocabulary_size: int | None = None,
+) -> nn.Module:
     """Build and initialise the model of ``config`` for samples of ``input_shape``.
 
     Parameters
@@ -33,6 +41,8 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
         Seeds construction and initialisation; the caller's global RNG state is left untouched.
     directory : pathlib.Path
         The recipe's folder, where ``model.factory`` modules are looked up first.
+    vocabulary_size : int or None
+        For token data: V, and ``input_shape`` is ``(T,)`` token ids, which an ``embedding`` layer takes first.
 
     Returns
     -------
@@ -70,7 +80,10 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
         if config.layers is not None:
             # InitConfig's defaults: kaiming_normal weights, zero biases
             init = config.init or InitConfig.model_validate({})
-            stack, _ = build_layer_stack(config.layers, shape, init=init)
+            layout: Layout = "tokens" if vocabulary_size is not None else "plain"
+            stack, _ = build_layer_stack(
+                config.layers, shape, init=init, layout=layout, vocabulary_size=vocabulary_size
+            )
             return stack
         assert config.factory is not None  # the schema requires exactly one of layers / factory
         model = build_factory_model(config.factory, dict(config.args), directory=directory)
