@@ -129,7 +129,7 @@ def test_a_users_tokenizer_from_next_to_the_recipe(tmp_path: Path) -> None:
 
 def test_tokenizer_errors_name_the_key(tmp_path: Path) -> None:
     (tmp_path / "story.txt").write_text("one two three " * 30, encoding="utf-8")
-    with pytest.raises(RecipeError, match="data.tokenizer"):
+    with pytest.raises(RecipeError, match=r"data\.tokenizer"):
         load(tmp_path, source="text", path="story.txt", tokenizer="missing_module:make", context_length=4)
     (tmp_path / "not_a_tokenizer.py").write_text("def make():\n    return 42\n", encoding="utf-8")
     with pytest.raises(DataError, match="without an `encode` method"):
@@ -198,5 +198,5 @@ def test_a_factory_returning_token_windows_is_a_sequence_task(tmp_path: Path) ->
     assert bundle.sequence and bundle.vocabulary_size == 7 and bundle.vocabulary is None
     padded = load(tmp_path, factory="token_data:windows", args={"pad": True}, ignore_index=-100)
     assert padded.sequence and padded.vocabulary_size == 7 and padded.ignore_index == -100
-    with pytest.raises(DataError, match="mark padding targets with data.ignore_index"):
+    with pytest.raises(DataError, match=r"mark padding targets with data\.ignore_index"):
         load(tmp_path, factory="token_data:windows", args={"pad": True})
