@@ -318,23 +318,18 @@ def test_targets_equal_to_inputs() -> None:
     assert "not shifted" in result.summary
 
 
-def test_targets_shifted_one_position_too_far() -> None:
-    stream, _, _ = _windows()
-    starts = torch.arange(0, 4000, 32)
-    inputs = torch.stack([stream[start : start + 32] for start in starts])
-    targets = torch.stack([stream[start + 2 : start + 34] for start in starts])  # off by one: two ahead
-    result = check_target_shift(inputs, targets)
-    assert result.status == "fail" and result.metrics["shift"] == 2
-    assert "off-by-one" in result.summary
-
-
-def test_targets_shifted_the_wrong_way() -> None:
+@pytest.mark.parametrize(
+    ("offset", "words"),
+    [(2, "off-by-one in the windowing"), (-1, "the shift goes the wrong way")],  # two ahead; the previous token
+)
+def test_targets_shifted_by_another_offset(offset: int, words: str) -> None:
     stream, _, _ = _windows()
     starts = torch.arange(1, 4000, 32)
     inputs = torch.stack([stream[start : start + 32] for start in starts])
-    targets = torch.stack([stream[start - 1 : start + 31] for start in starts])  # the previous token
+    targets = torch.stack([stream[start + offset : start + offset + 32] for start in starts])
     result = check_target_shift(inputs, targets)
-    assert result.status == "fail" and result.metrics["shift"] == -1
+    assert result.status == "fail" and result.metrics["shift"] == offset
+    assert words in result.summary
 
 
 def test_padding_is_left_out_and_tagging_data_are_skipped() -> None:
