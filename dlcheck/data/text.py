@@ -199,9 +199,10 @@ def _read_characters(path: Path | None) -> tuple[str, str]:
 
 
 def _declared_size(tokenizer: Any) -> int | None:
-    """The vocabulary size a tokenizer declares: ``vocab_size`` (Hugging Face, or a method in SentencePiece),
-    ``n_vocab`` (tiktoken) or ``len()``."""
-    for name in ("vocab_size", "n_vocab"):
+    """The vocabulary size a tokenizer declares: the largest of ``vocab_size`` (Hugging Face, or a method in
+    SentencePiece), ``n_vocab`` (tiktoken) and ``len()`` (Hugging Face counts added special tokens there)."""
+    sizes: list[int] = []
+    for name in ("vocab_size", "n_vocab", "__len__"):
         value = getattr(tokenizer, name, None)
         if callable(value):
             try:
@@ -209,12 +210,8 @@ def _declared_size(tokenizer: Any) -> int | None:
             except Exception:
                 value = None
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    try:
-        size = len(tokenizer)
-    except Exception:
-        return None
-    return size if isinstance(size, int) and size > 0 else None
+            sizes.append(value)
+    return max(sizes, default=None)
 
 
 def build_tokenizer(spec: str, args: dict[str, Any], *, directory: Path) -> Any:

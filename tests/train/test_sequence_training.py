@@ -142,3 +142,40 @@ def test_bits_per_token_in_the_summary(value: float) -> None:
     console = Console(file=StringIO(), width=120)
     console.print(summary_table(result))
     assert "bits/token" not in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+FACTORY_MODEL = """
+import torch
+from torch import nn
+
+
+class TinyLanguageModel(nn.Module):
+    def __init__(self, vocab_size, dim=16):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, dim)
+        self.gru = nn.GRU(dim, dim, batch_first=True)
+        self.head = nn.Linear(dim, vocab_size)
+
+    def forward(self, ids):
+        return self.head(self.gru(self.tokens(ids))[0])
+"""
+
+
+def test_a_factory_model_trains_on_text(tmp_path: Path) -> None:
+    from dlcheck.errors import ModelError
+    from dlcheck.recipe import parse_recipe
+    from dlcheck.train import Trainer
+
+    (tmp_path / "tiny_lm.py").write_text(FACTORY_MODEL, encoding="utf-8")
+    text = (
+        "name: factory-lm\ndata: {source: text, context_length: 16, window_stride: 512, val_fraction: 0.1}\n"
+        "model: {factory: 'tiny_lm:TinyLanguageModel', args: {vocab_size: VOCABULARY}}\n"
+        "train: {epochs: 1, batch_size: 32}\n"
+        f"logging: {{directory: '{tmp_path / 'runs'}', tensorboard: false}}\ndevice: cpu\n"
+    )
+    loaded = parse_recipe(text.replace("VOCABULARY", "75"), source="lm.yaml", directory=tmp_path)
+    result = Trainer(loaded, handle_signals=False).run()
+    assert result.status == "completed" and math.isfinite(result.final_metrics["val/loss"])
+    wrong = parse_recipe(text.replace("VOCABULARY", "70"), source="lm.yaml", directory=tmp_path)
+    with pytest.raises(ModelError, match="outputs 70 values per position but the vocabulary has 75 tokens"):
+        Trainer(wrong, handle_signals=False).run()
