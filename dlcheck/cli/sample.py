@@ -31,7 +31,7 @@ def sample(
 
     Reads the run's best checkpoint (else its last), rebuilds the model from the recipe saved in it and decodes the tokens with the vocabulary saved with it. The text goes to standard output, a line about the checkpoint to standard error.
 
-    Example: dlcheck sample runs/char-lm-20260101-120000 --tokens 300 --temperature 0.8 --prompt "Anne "
+    Example: dlcheck sample runs/char-lm-20260101-120000 -n 300 --temperature 0.8 --prompt Anne
     """  # typer keeps a docstring's line breaks in --help: one paragraph per line
     from dlcheck.report.console import error_console, stdout_console
     from dlcheck.report.sample import sample_header, sample_text
