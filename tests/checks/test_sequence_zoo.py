@@ -9,7 +9,7 @@ where they apply.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,18 +22,12 @@ from dlcheck.data.text import read_text_tokens, token_windows
 from dlcheck.model import build_model
 from dlcheck.recipe.schema import ModelConfig
 from dlcheck.train.losses import build_loss
+from tests.threads import one_thread  # noqa: F401  (the fixture)
 
 VOCABULARY, LENGTH, DIM = 24, 16, 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are far too small for a second, and on a shared machine a parallel
-    region waits for a descheduled thread (why dlcheck.checks._probe.single_cpu_thread exists)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------------------------ models

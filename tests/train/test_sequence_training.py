@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,14 @@ import torch.nn.functional as F
 from dlcheck.train.losses import build_loss, count_correct
 from dlcheck.train.meter import EpochMeter
 from tests.cli_runner import run_cli
+from tests.threads import one_thread  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).parents[2]
 CHAR_LM = ROOT / "recipes" / "char_lm.yaml"
 SHORT = ["--set", "device=cpu", "--set", "logging.tensorboard=false", "--set", "logging.every_steps=4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are far too small for a second, and on a shared machine a parallel
-    region waits for a descheduled thread (why dlcheck.checks._probe.single_cpu_thread exists)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_sequence_cross_entropy_is_torchs_over_every_token() -> None:
