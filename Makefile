@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/curves.py
 	$(BIN)/python benchmarks/lr_speed.py
 	$(BIN)/python benchmarks/lr_quality.py
+	$(BIN)/python benchmarks/data_sanity_false_alarms.py
 
 # On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
 bench-gpu: $(STAMP)

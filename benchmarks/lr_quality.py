@@ -1,10 +1,12 @@
-"""How good are the LR suggestions? Regret of dlcheck, torch-lr-finder and fastai's rule on four problems.
+"""How good are the LR suggestions? Regret of dlcheck, torch-lr-finder and fastai's rule on 13 problems.
 
-For each problem, every LR of a log grid (half-decade steps) is trained for the same short budget with
-``dlcheck train`` (the recipe's optimiser, schedule and batch size; ``optimizer.lr`` set to the LR; early
-stopping off), over two seeds, and the final validation loss is averaged. Then each method suggests an LR
-and that LR is trained the same way. A method's **regret** is its final validation loss divided by the best
-grid loss (1.0 = as good as the best LR of the grid; below 1 = better than every grid point).
+For each problem (``lr_problems.py``: the problems, and their split into development and held-out problems,
+written before the new ones were first run), every LR of a log grid (half-decade steps, 1e-5 to 3.2) is trained
+for the same short budget with ``dlcheck train`` (the recipe's optimiser, schedule and batch size;
+``optimizer.lr`` set to the LR; early stopping off), over two seeds, and the final validation loss is averaged.
+Then each method suggests an LR and that LR is trained the same way. A method's **regret** is its final
+validation loss divided by the best grid loss (1.0 = as good as the best LR of the grid; below 1 = better than
+every grid point).
 
 Methods, each given the same model initialisation, data, optimiser and batch size:
 
@@ -21,9 +23,11 @@ dlcheck suggests ``optimizer.lr`` for the recipe's schedule (constant, the peak 
 schedule, or the peak of a one-cycle schedule: see ``dlcheck.lr_finder.rules.suggestions_by_kind``); the others
 give one number whatever the schedule, as their users would use it.
 
-The target of issue 4: dlcheck's regret <= 1.2 on every problem and lower than the others on average.
+The target (issue 14): dlcheck's regret <= 1.2 on every problem, with a suggestion on each.
 
-Run: ``python benchmarks/lr_quality.py [--seeds 2] [--threads 1]`` (about 5-10 minutes on 2 CPU cores).
+Run: ``python benchmarks/lr_quality.py [--seeds 2] [--threads 1] [--split dev] [--cache grid.json]`` (about
+10 minutes on 2 busy CPU cores for the 13 problems with two seeds). ``--cache`` keeps the grid's losses in a file
+(they do not depend on any finder), so that a rerun trains only at the suggestions.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import math
 import statistics
 import sys
@@ -41,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lr_problems import PROBLEMS
 
 from dlcheck.checks.subject import prepare_subject
 from dlcheck.lr_finder import find_lr
@@ -49,49 +55,7 @@ from dlcheck.recipe import load_recipe
 from dlcheck.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-GRID = [float(value) for value in np.logspace(-5, 0, 11)]  # 1e-5, 3.2e-5, ..., 1: half-decade steps
-
-REGRESSION_RECIPE = """\
-name: regression-mlp
-seed: 0
-data: {source: npz, path: regression.npz, val_fraction: 0.2}
-model:
-  layers:
-    - {type: linear, out: 64}
-    - {type: relu}
-    - {type: linear, out: 64}
-    - {type: relu}
-    - {type: linear, out: 1}
-loss: mse
-optimizer: {name: adam, lr: 1.0e-3}
-schedule: {name: cosine, interval: step}
-train: {epochs: 20, batch_size: 64}
-device: cpu
-"""
-
-
-def _regression_recipe(directory: Path) -> Path:
-    """A smooth non-linear regression in 8 dimensions with noise: y = sin(x.w1) + 0.5 (x.w2)^2 + 0.1 e."""
-    rng = np.random.default_rng(1234)
-    inputs = rng.standard_normal((2000, 8)).astype(np.float32)
-    first, second = rng.standard_normal(8) / math.sqrt(8), rng.standard_normal(8) / math.sqrt(8)
-    targets = np.sin(inputs @ first) + 0.5 * (inputs @ second) ** 2 + 0.1 * rng.standard_normal(2000)
-    np.savez(directory / "regression.npz", x=inputs, y=targets.astype(np.float32))
-    path = directory / "regression.yaml"
-    path.write_text(REGRESSION_RECIPE, encoding="utf-8")
-    return path
-
-
-# name: (recipe path or builder, epochs of the short budget)
-PROBLEMS: dict[str, tuple[str, int]] = {
-    "digits MLP (adam)": ("recipes/digits_mlp.yaml", 6),
-    "digits CNN (adamw, BN)": ("recipes/digits_cnn.yaml", 4),
-    "spirals MLP (sgd)": ("recipes/spirals_mlp.yaml", 12),
-    "regression MLP (mse)": ("regression", 12),
-    # Added after dlcheck's rules were fixed (see the issue note): problems the rules were never tuned on.
-    "shapes CNN (adam, step)": ("recipes/shapes_cnn.yaml", 4),
-    "digits custom (adamw)": ("recipes/custom_model.yaml", 6),
-}
+GRID = [float(value) for value in np.logspace(-5, 0.5, 12)]  # 1e-5, 3.2e-5, ..., 3.2: half-decade steps
 
 
 def final_val_loss(path: Path, lr: float, epochs: int, seed: int, run_directory: Path) -> float:
@@ -194,54 +158,88 @@ METHODS: dict[str, Callable[..., float | None]] = {
 
 # ------------------------------------------------------------------------------------------------- main
 def _regret_text(regret: float) -> str:
-    return "diverged" if not math.isfinite(regret) else f"{regret:.2f}"
+    return "diverged" if not math.isfinite(regret) else f"{regret:.3f}"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(cells[index]) for cells in rows) for index in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) for cells in rows)
+
+
+def _grid_losses(
+    name: str, path: Path, epochs: int, seeds: int, scratch: Path, cache: dict[str, dict[str, float]]
+) -> dict[float, float]:
+    """Final validation loss at every grid LR; from ``cache`` where it holds them (keyed by problem, epochs, seeds)."""
+    key = f"{name} | {epochs} epochs | {seeds} seeds"
+    known = cache.setdefault(key, {})
+    losses = {}
+    for lr in GRID:
+        text = f"{lr:.6e}"
+        if text not in known:
+            known[text] = trained_loss(path, lr, epochs, seeds, scratch)
+        losses[lr] = known[text]
+    return losses
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="training seeds averaged per LR")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: leave as is)")
-    parser.add_argument("--problems", nargs="*", default=list(PROBLEMS), help="subset of the problems, by name")
+    parser.add_argument("--problems", nargs="*", default=None, help="subset of the problems, by name")
+    parser.add_argument("--split", choices=("dev", "held-out", "all"), default="all", help="which problems to run")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), help="subset of the methods")
+    parser.add_argument("--cache", type=Path, default=None, help="JSON file keeping the grid losses between runs")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    names = args.problems or [name for name, item in PROBLEMS.items() if args.split in ("all", item.split)]
+    cache: dict[str, dict[str, float]] = {}
+    if args.cache is not None and args.cache.exists():
+        cache = json.loads(args.cache.read_text())
     started = time.perf_counter()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.seeds} seed(s) per LR")
     print(f"grid: {', '.join(f'{lr:.1e}' for lr in GRID)}")
-    regrets: dict[str, list[float]] = {name: [] for name in METHODS}
-    rows = []
+    regrets: dict[str, dict[str, list[float]]] = {
+        split: {name: [] for name in args.methods} for split in ("dev", "held-out")
+    }
+    rows = [
+        ["problem", "split", "optimiser", "best grid lr", "best loss", *(f"{name} lr, regret" for name in args.methods)]
+    ]
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        for problem in args.problems:
-            source, epochs = PROBLEMS[problem]
-            path = _regression_recipe(scratch) if source == "regression" else ROOT / source
+        for name in names:
+            problem = PROBLEMS[name]
+            path = problem.recipe(ROOT, scratch)
             clock = time.perf_counter()
             subject = prepare_subject(load_recipe(path, ["device=cpu"]))
-            suggestions = {name: method(subject) for name, method in METHODS.items()}
-            grid_losses = {lr: trained_loss(path, lr, epochs, args.seeds, scratch) for lr in GRID}
+            suggestions = {method: METHODS[method](subject) for method in args.methods}
+            grid_losses = _grid_losses(name, path, problem.epochs, args.seeds, scratch, cache)
+            if args.cache is not None:
+                args.cache.write_text(json.dumps(cache, indent=1))
             best_lr = min(grid_losses, key=lambda lr: grid_losses[lr])
             best = grid_losses[best_lr]
-            row = [problem, f"{best_lr:.1e}", f"{best:.4g}"]
-            for name, lr in suggestions.items():
-                loss = trained_loss(path, lr, epochs, args.seeds, scratch) if lr else math.inf
+            row = [name, problem.split, problem.optimiser, f"{best_lr:.1e}", f"{best:.4g}"]
+            for method, lr in suggestions.items():
+                loss = trained_loss(path, lr, problem.epochs, args.seeds, scratch) if lr else math.inf
                 regret = loss / best
-                regrets[name].append(regret)
+                regrets[problem.split][method].append(regret)
                 row.append(f"{lr:.1e} {_regret_text(regret)}" if lr else "none")
             rows.append(row)
             curve = "  ".join(f"{lr:.0e}:{loss:.3g}" for lr, loss in grid_losses.items())
-            print(f"\n{problem} ({epochs} epochs, {time.perf_counter() - clock:.0f} s)\n  grid {curve}")
-    header = ["problem", "best grid lr", "best loss", *(f"{name} (lr regret)" for name in METHODS)]
-    widths = [max(len(str(cells[index])) for cells in [header, *rows]) for index in range(len(header))]
+            print(f"\n{name} ({problem.epochs} epochs, {time.perf_counter() - clock:.0f} s)\n  grid {curve}")
+            print("  " + "  ".join(f"{method} {cell}" for method, cell in zip(args.methods, row[5:], strict=True)))
     print()
-    for cells in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)))
-    means = [statistics.fmean(values) if values else math.nan for values in regrets.values()]
-    print(
-        "  ".join(
-            ["mean regret".ljust(widths[0]), "".ljust(widths[1]), "".ljust(widths[2])]
-            + [_regret_text(mean).ljust(width) for mean, width in zip(means, widths[3:], strict=True)]
-        )
-    )
+    summary = []
+    for split, by_method in regrets.items():
+        if not any(by_method.values()):
+            continue
+        cells = [f"{split}: mean / worst regret", "", "", "", ""]
+        for method in args.methods:
+            values = by_method[method]
+            worst = max(values)
+            cells.append(f"{_regret_text(statistics.fmean(values))} / {_regret_text(worst)}")
+        summary.append(cells)
+    print(_table(rows + summary))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     return 0
 

@@ -1,4 +1,5 @@
-"""The pieces of the data check: a split as checked (tensors, or a sample of a Dataset) and a finding."""
+"""The pieces of the data check: a split as checked (tensors, or a sample of a Dataset), a finding, and the rows
+of a split as the model sees them."""
 
 from __future__ import annotations
 
@@ -40,3 +41,40 @@ def as_split(name: str, split: Any) -> Split | None:
     inputs = torch.stack([torch.as_tensor(item[0]) for item in items])
     targets = torch.stack([torch.as_tensor(item[1]) for item in items])
     return Split(name, inputs.cpu(), targets.cpu(), size, len(indices) == size)
+
+
+@dataclass
+class View:
+    """Rows of a split as the model sees them: every ``step``-th sample, normalised, non-finite values set to 0."""
+
+    inputs: torch.Tensor  # (n, ...) float
+    targets: torch.Tensor  # (n, ...) the matching targets
+    step: int  # stride over the checked split's rows
+
+
+def model_view(split: Split, normalization: Any, max_rows: int) -> View:
+    """Up to ``max_rows`` rows of ``split`` (a deterministic stride) as the model sees them.
+
+    Float, normalised as training normalises them (``normalization`` may be None), non-finite values set to 0
+    (they are reported on their own).
+    """
+    inputs = split.inputs
+    step = max(1, -(-inputs.shape[0] // max_rows))  # ceil: never more than max_rows rows
+    rows = inputs[::step].float()
+    if normalization is not None:
+        rows = normalization.to("cpu").apply(rows)
+    rows = torch.where(torch.isfinite(rows), rows, torch.zeros((), dtype=rows.dtype))
+    return View(rows, split.targets[::step], step)
+
+
+def units(rows: torch.Tensor) -> torch.Tensor:
+    """``(n, U, E)``: the values of each unit the data check compares, per sample.
+
+    A unit is a feature of tabular ``(n, F)`` inputs (``E = 1``) or a channel of ``(n, C, ...)`` inputs (images,
+    sequences as ``(C, L)``; ``E`` values per channel), as normalisation and :func:`model_view` treat them.
+    """
+    if rows.ndim == 1:
+        return rows[:, None, None]
+    if rows.ndim == 2:
+        return rows[:, :, None]
+    return rows.reshape(rows.shape[0], rows.shape[1], -1)

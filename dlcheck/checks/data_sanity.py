@@ -5,6 +5,12 @@ no output for (found here, before a cryptic index error deep in the loss), input
 scale, heavy class imbalance (and the baseline it implies), exact duplicates between the training and
 validation splits (leakage), and a look at one batch exactly as the model receives it.
 
+Train and validation from one distribution (issue 14): per-feature or per-channel mean and scale compared between
+the splits (``_split_shift``: not normalised like training, or drifted), near-copies of training samples in
+validation (``_duplicates.near_duplicates``), and one input coordinate that predicts the label almost perfectly
+(``_leaking_feature``). Their false-alarm rates on healthy data are measured by
+``benchmarks/data_sanity_false_alarms.py``.
+
 Tensor splits are checked whole; map-style Datasets on :data:`~dlcheck.checks.thresholds.DATASET_SAMPLE`
 evenly spread items.
 """
@@ -18,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dlcheck.checks import thresholds
-from dlcheck.checks._data_parts import Finding, Split, as_split
-from dlcheck.checks._duplicates import conflicting_labels, identical_inputs, leakage, row_hashes
+from dlcheck.checks._data_parts import Finding, Split, View, as_split, model_view
+from dlcheck.checks._duplicates import conflicting_labels, identical_inputs, leakage, near_duplicates, row_hashes
+from dlcheck.checks._leaking_feature import leaking_feature
 from dlcheck.checks._probe import number, percent, plural, timed
+from dlcheck.checks._split_shift import compare_splits
 from dlcheck.checks.result import CheckResult, Status
 from dlcheck.errors import DlcheckError
 
@@ -28,7 +36,6 @@ if TYPE_CHECKING:
     from dlcheck.checks.subject import CheckSubject
 
 NAME = "data_sanity"
-_SCALE_ROWS = 8192  # rows used for the mean/std per feature or channel (a deterministic stride)
 _IGNORE_INDEX = -100  # cross_entropy's default ignore_index: such labels are skipped by the loss
 
 
@@ -107,16 +114,9 @@ def _channel_statistics(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return values.mean(dim=dims), values.std(dim=dims, unbiased=False)
 
 
-def _scale(
-    split: Split, normalization: Any, findings: list[Finding], metrics: dict[str, Any], regression: bool
-) -> None:
-    inputs = split.inputs
-    if inputs.is_floating_point() and inputs.numel():
-        step = max(1, inputs.shape[0] // _SCALE_ROWS)
-        rows = inputs[::step].float()
-        if normalization is not None:
-            rows = normalization.to("cpu").apply(rows)
-        rows = torch.where(torch.isfinite(rows), rows, torch.zeros((), dtype=rows.dtype))
+def _scale(split: Split, view: View | None, findings: list[Finding], metrics: dict[str, Any], regression: bool) -> None:
+    if view is not None and view.inputs.numel():
+        rows = view.inputs
         means, stds = _channel_statistics(rows)
         unit = "channel" if rows.ndim >= 3 else "feature"
         worst_mean, worst_std = int(means.abs().argmax()), int(stds.argmax())
@@ -248,6 +248,33 @@ def _batch_look(batch: Any, metrics: dict[str, Any], details: dict[str, Any]) ->
     metrics.update({f"batch_{key}": value for key, value in look.items()})
 
 
+def _one_distribution(
+    train: Split,
+    train_view: View,
+    train_hashes: list[bytes],
+    val: Split | None,
+    normalization: Any,
+    classification: bool,
+    findings: list[Finding],
+    metrics: dict[str, Any],
+) -> None:
+    """Train and validation from one distribution: scale and drift, near-copies, a feature that gives the label."""
+    val_view = None
+    if val is not None and val.inputs.numel() and tuple(val.inputs.shape[1:]) == tuple(train.inputs.shape[1:]):
+        val_view = model_view(val, normalization, thresholds.MODEL_VIEW_ROWS)
+        compare_splits(train_view.inputs, val_view.inputs, findings, metrics)
+        near_duplicates(train, train_view, train_hashes, val, val_view, findings, metrics)
+    leaking_feature(
+        train_view.inputs,
+        train_view.targets,
+        val_view.inputs if val_view is not None else None,
+        val_view.targets if val_view is not None else None,
+        classification=classification,
+        findings=findings,
+        metrics=metrics,
+    )
+
+
 def _judge(
     train: Split,
     val: Split | None,
@@ -266,14 +293,20 @@ def _judge(
             _non_finite(split, findings, metrics)
             _label_range(split, loss_name, num_outputs, findings, metrics)
     identical_inputs(train, findings, metrics)
+    # The inputs as the model sees them (normalised), for the value statistics; integer inputs without a
+    # normalisation are indices (tokens, categories), not values.
+    numeric = train.inputs.numel() > 0 and (train.inputs.is_floating_point() or normalization is not None)
+    train_view = model_view(train, normalization, thresholds.MODEL_VIEW_ROWS) if numeric else None
     if not metrics.get("identical_inputs"):  # otherwise scale and copies only repeat that one finding
-        _scale(train, normalization, findings, metrics, regression)
+        _scale(train, train_view, findings, metrics, regression)
     if not regression:
         _imbalance(train, loss_name, num_outputs, findings, metrics)
     if not metrics.get("identical_inputs"):
         train_hashes = row_hashes(train.inputs) if train.inputs.numel() else []
         conflicting_labels(train, train_hashes, findings, metrics)
         leakage(train, train_hashes, val, findings, metrics)
+        if train_view is not None:
+            _one_distribution(train, train_view, train_hashes, val, normalization, not regression, findings, metrics)
     _batch_look(batch, metrics, details)
     details["findings"] = [{"status": finding.status, "message": finding.message} for finding in findings]
     if not train.exhaustive or (val is not None and not val.exhaustive):
@@ -304,6 +337,10 @@ def _judge(
         checked.append("labels in range")
     if val is not None:
         checked.append("no train/val duplicates")
+    if "split_shift_units" in metrics:
+        checked.append("val scaled like train" + (", no near-copies" if "near_duplicate_fraction" in metrics else ""))
+    if "single_feature_best_score" in metrics:
+        checked.append("no feature giving the label")
     return CheckResult(NAME, "pass", ", ".join(parts) + "; " + ", ".join(checked) + ".", metrics, [], details)
 
 
@@ -325,7 +362,7 @@ def check_data(
     train_inputs, train_targets : torch.Tensor or array_like
         ``(N, ...)`` inputs and ``(N,)`` class indices (or ``(N, ...)`` regression / multi-label targets).
     val_inputs, val_targets : torch.Tensor or array_like, optional
-        The validation split; exact copies of training samples in it are reported as leakage.
+        The validation split, as the model sees it: compared with training (scale, drift, exact and near copies).
     num_outputs : int, optional
         Outputs per sample of the model (the number of classes for ``cross_entropy``): labels outside
         ``0 .. num_outputs - 1`` fail the check.
@@ -338,8 +375,10 @@ def check_data(
     -------
     CheckResult
         ``data_sanity``: ``fail`` for non-finite values or labels outside the outputs, ``warn`` for inputs far
-        from unit scale, heavy imbalance, train/validation duplicates; metrics include ``class_counts``,
-        ``majority_baseline``, ``leakage_fraction`` and ``batch_*`` statistics.
+        from unit scale, heavy imbalance, train/validation duplicates or near-copies, a validation split not on
+        the training scale or drifted, one feature that gives the label; metrics include ``class_counts``,
+        ``majority_baseline``, ``leakage_fraction``, ``split_shift_flagged``, ``near_duplicate_fraction``,
+        ``single_feature_best_score`` and ``batch_*`` statistics.
 
     Examples
     --------

@@ -39,6 +39,66 @@ IMBALANCE_RATIO_WARN = 10.0
 LEAKAGE_FRACTION_WARN = 0.01
 #: Items read from a map-style Dataset for the value checks (tensor data is checked whole).
 DATASET_SAMPLE = 2048
+#: Rows of each split (a deterministic stride) read for the statistics of the inputs as the model sees them.
+MODEL_VIEW_ROWS = 8192
+
+# --- train and validation from one distribution (``_split_shift.py``)
+#: A unit (feature, or channel) whose standardised mean difference between the splits, (mean_val - mean_train) /
+#: pooled std, is at least this has shifted. Stuart (2010, Statistical Science 25(1), "Matching methods for causal
+#: inference") gives |SMD| > 0.25 as the mark of groups too different to compare (after Rubin 2001; 0.1 is the
+#: strict variant). A random split of a few hundred samples gives |SMD| of about 0.05-0.1 per unit.
+SHIFT_MEAN_WARN = 0.25
+#: ... or whose standard deviations differ by this factor either way: Rubin (2001)'s variance-ratio bounds of 1/2
+#: and 2 for comparable groups, as a ratio of standard deviations (sqrt 2 = 1.41). Validation left unnormalised
+#: next to standardised training gives ratios of 10-1000.
+SHIFT_SCALE_RATIO_WARN = 2.0**0.5
+#: Each of those must also be beyond the split's sampling noise: a two-sample Kolmogorov-Smirnov test (on the
+#: per-sample values for the mean, on their squared deviations for the scale) significant at a family-wise
+#: false-alarm level of 0.1 % over all the units' tests (Bonferroni): at most one healthy data set in a thousand
+#: warns. (At 1 %, 2 of 260 healthy data sets of the false-alarm benchmark did, at p = 1e-4 and 5e-4.) Small
+#: validation splits thus need larger shifts before anything is said, and heavy tails or sparsity never pass for a
+#: shift.
+SHIFT_FAMILY_LEVEL = 0.001
+#: Samples each split needs before the comparison means anything (the standard errors use per-sample values).
+SHIFT_MIN_SAMPLES = 20
+
+# --- near-copies across the splits (``_duplicates.near_duplicates``)
+#: A validation sample is a near-copy of a training sample when it lies closer to one than this fraction of the
+#: typical (median) distance between a training sample and its nearest other training sample, in standardised
+#: inputs. By chance that happens to about 0.7 * 0.1**d of the samples of d-dimensional data (a Poisson process:
+#: 7 % in one dimension, 0.7 % in two, under 0.1 % from three on), which is why the rate is compared with the same
+#: rate among training samples; a perturbed or re-encoded copy lies much closer than any natural neighbour.
+NEAR_DUPLICATE_DISTANCE_FRACTION = 0.1
+#: Warn when validation has at least this much larger a share of near-copies than training has among itself
+#: (the same 1 % as exact copies, ``LEAKAGE_FRACTION_WARN``) ...
+NEAR_DUPLICATE_FRACTION_WARN = 0.01
+#: ... and the excess is beyond sampling noise: a one-sided Fisher exact test of the two counts at p < 1e-4. Two-
+#: dimensional data has about 1 % of near-copies by chance, so small counts are common; at a z of 3 one healthy
+#: data set in 260 warned (7 of 200 validation samples against 0 of 400 training samples, p = 3e-4).
+NEAR_DUPLICATE_P = 1e-4
+#: Training rows searched (a stride; the estimate is corrected for the share of training they cover) ...
+NEAR_DUPLICATE_REFERENCE_ROWS = 4096
+#: ... validation rows, and training rows, whose nearest neighbour is looked for (more training ones: their rate is
+#: the baseline both are judged by) ...
+NEAR_DUPLICATE_VAL_QUERIES = 512
+NEAR_DUPLICATE_TRAIN_QUERIES = 1024
+#: ... and input coordinates compared (a stride over the standardised, non-constant ones: a near-copy is near in
+#: every subset of its coordinates). 1536 x 4096 distances in 1024 dimensions take about a second.
+NEAR_DUPLICATE_COORDINATES = 1024
+
+# --- one feature that predicts the label (``_leaking_feature.py``)
+#: Balanced accuracy, on held-out samples, of predicting the class from one input coordinate alone (the label of the
+#: nearest training sample in that coordinate), at or above which the label probably leaks into the inputs. "Almost perfectly": one error in a hundred. The
+#: 320 healthy data sets of the false-alarm benchmark reach at most 0.93 (``data_sanity_false_alarms.py``).
+LEAK_BALANCED_ACCURACY_WARN = 0.99
+#: |Spearman rank correlation| of one coordinate with a regression target at or above which it is a copy of the
+#: target (or a monotone function of it) rather than a feature: 0.99 leaves 2 % of the rank variance unexplained.
+LEAK_RANK_CORRELATION_WARN = 0.99
+#: Samples needed before a "perfect" score means anything (half of them to score, without a validation split).
+LEAK_MIN_SAMPLES = 60
+#: Coordinates tried (a stride over the flattened inputs), and classes at most (a recall table per coordinate).
+LEAK_MAX_COORDINATES = 1024
+LEAK_MAX_CLASSES = 100
 
 # --------------------------------------------------------------------------------------------- initial_loss
 

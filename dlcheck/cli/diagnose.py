@@ -65,7 +65,7 @@ def diagnose(
 ) -> None:
     """Read training logs of any tool and say what went wrong, where, and what to do.
 
-    Finds spikes, divergence, NaN, plateaus, chance-level performance, no trend, slow convergence, oscillation, overfitting (with the step early stopping would keep), underfitting, train/validation gaps, loss/accuracy disagreement and epoch-periodic curves. Exit 1 when a finding fails (--strict: warns).
+    Finds spikes, divergence, NaN, plateaus, chance-level performance, no trend, slow convergence, oscillation, overfitting (with the step early stopping would keep), underfitting, train/validation gaps, loss/accuracy disagreement, epoch-periodic curves and suspicious success; the primary diagnosis comes first. Exit 1 when a finding fails (--strict: warns); exit 2 when nothing could be judged (status inconclusive).
 
     Example: dlcheck diagnose runs/ lightning_logs/version_0 --plot curves.png
     """
@@ -112,4 +112,12 @@ def diagnose(
         from dlcheck.report.junit import junit_xml
 
         junit_path.write_text(junit_xml("diagnose", checks, strict=strict), encoding="utf-8")
+    if diagnosis.status == "inconclusive":
+        # Never a silent pass (issue 11): nothing judged is its own status, exit 2 like unusable input.
+        typer.echo(
+            f"dlcheck diagnose: nothing could be judged ({diagnosis.inconclusive_reason()}); give longer logs, or name "
+            "the curves with --train NAME and --val NAME.",
+            err=True,
+        )
+        raise typer.Exit(2)
     exit_for_status(diagnosis.status, strict=strict)

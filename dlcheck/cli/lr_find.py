@@ -109,7 +109,7 @@ def lr_find(
     if verify_steps < 1:
         raise InputError(f"--verify-steps {verify_steps}: must be at least 1, e.g. 200.")
     from dlcheck.checks.subject import prepare_subject
-    from dlcheck.lr_finder.check import result_to_check
+    from dlcheck.lr_finder.check import result_to_check, training_steps
     from dlcheck.lr_finder.finder import find_lr
     from dlcheck.recipe import load_recipe
     from dlcheck.report.console import stdout_console
@@ -140,7 +140,7 @@ def lr_find(
             scaling = batch_size_sweep(
                 subject, sizes, target_batch_size=target_batch_size, known={result.batch_size: result}, **options
             )
-    check = result_to_check(result)
+    check = result_to_check(result, training_steps=training_steps(subject))
     if write and result.suggested_lr is not None:
         from dlcheck.lr_finder.write import write_learning_rate
 

@@ -40,8 +40,23 @@ class Diagnosis:
 
     @property
     def status(self) -> str:
+        """The worst run's status; ``inconclusive`` only when no run could be judged at all."""
         statuses = {run.status for run in self.runs}
-        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+        for status in ("fail", "warn", "pass"):
+            if status in statuses:
+                return status
+        return "inconclusive"
+
+    def inconclusive_reason(self) -> str:
+        """Why nothing could be judged, for the message of an ``inconclusive`` diagnosis."""
+        reasons = []
+        for run in self.runs:
+            if not run.mapping.roles:
+                names = ", ".join(series.name for series in run.run.series[:8]) or "none"
+                reasons.append(f"{run.run.name}: no loss or accuracy series recognised (series found: {names})")
+            else:
+                reasons.append(f"{run.run.name}: " + "; ".join(f"{name} has {why}" for name, why in run.not_judged))
+        return " | ".join(reasons)
 
     @property
     def best_run(self) -> RunDiagnosis | None:
@@ -128,11 +143,4 @@ def diagnose(
         )
         for run in runs
     ]
-    if not any(result.mapping.roles for result in results):
-        names = sorted({series.name for run in runs for series in run.series})
-        shown = ", ".join(names[:20]) if names else "none"
-        raise InputError(
-            f"no loss or accuracy series recognised in {', '.join(str(path) for path in paths)} (series found: "
-            f"{shown}); name the curves with --train NAME and --val NAME."
-        )
     return Diagnosis(results, notes, time.perf_counter() - started)

@@ -7,7 +7,18 @@ checkpoint to keep) in front of these general lines.
 
 from __future__ import annotations
 
-__all__ = ["ADVICE", "KINDS", "SEVERITIES", "Finding", "Severity", "format_step", "severity_rank", "worst_severity"]
+__all__ = [
+    "ADVICE",
+    "KINDS",
+    "RANK",
+    "SEVERITIES",
+    "Finding",
+    "Severity",
+    "format_step",
+    "ranked",
+    "severity_rank",
+    "worst_severity",
+]
 
 import math
 from collections.abc import Iterable, Mapping
@@ -31,6 +42,7 @@ KINDS = (
     "generalization_gap",
     "loss_accuracy_mismatch",
     "periodicity",
+    "suspicious_success",
 )
 
 ADVICE: dict[str, tuple[str, ...]] = {
@@ -101,6 +113,12 @@ ADVICE: dict[str, tuple[str, ...]] = {
         "Log the task loss apart from penalty terms; with class imbalance report per-class recall and use "
         "class weights or resampling.",
     ),
+    "suspicious_success": (
+        "Check for leakage: duplicates of validation samples in the training set, labels derived from the inputs, "
+        "a feature that encodes the target.",
+        "Check the labels: all one class, or masked out (an ignore index on every token gives a loss of 0).",
+        "Check the loss: a reduction over an empty batch, or a loss computed on the wrong tensor.",
+    ),
     "periodicity": (
         "Shuffle the training data every epoch (DataLoader shuffle=True; DistributedSampler.set_epoch).",
         "Check for duplicated or sorted data and for overlap between the training and validation sets.",
@@ -159,6 +177,42 @@ class Finding:
             "advice": list(self.advice),
             "metrics": dict(self.metrics),
         }
+
+
+# Which diagnosis explains a run best when several are found (most fundamental first): a broken run (NaN,
+# divergence, no learning) explains everything after it; suspicious success questions the data itself;
+# generalisation problems come next; instability and progress notes last.
+RANK = (
+    "nan",
+    "divergence",
+    "suspicious_success",
+    "random_performance",
+    "plateau",
+    "no_trend",
+    "loss_accuracy_mismatch",
+    "overfitting",
+    "generalization_gap",
+    "underfitting",
+    "oscillation",
+    "spike",
+    "periodicity",
+    "slow_convergence",
+)
+
+
+def ranked(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in the order a person should read them: severity first, then :data:`RANK`, then step.
+
+    The first is the run's *primary* diagnosis.
+    """
+    return sorted(
+        findings,
+        key=lambda finding: (
+            -_ORDER[finding.severity],
+            RANK.index(finding.kind) if finding.kind in RANK else len(RANK),
+            finding.step if finding.step is not None else math.inf,
+        ),
+    )
 
 
 def worst_severity(severities: Iterable[str]) -> Severity | None:

@@ -47,10 +47,22 @@ class RunFacts:
     notes: list[str] = field(default_factory=list)
 
     def epoch_at(self, step: float) -> float | None:
-        """The epoch a step falls in (1-based, as people count), or ``None`` when unknown."""
-        if self.epoch_steps is not None and self.epoch_values is not None and self.epoch_steps.size >= 2:
-            return float(np.interp(step, self.epoch_steps, self.epoch_values))
-        return None
+        """The epoch a step falls in, numbered as the log numbers it, or ``None`` when unknown.
+
+        Whole-number epochs (Lightning, Keras, dlcheck) are the number logged at or before the step;
+        fractional ones (Hugging Face's progress) are interpolated.
+
+        >>> facts = RunFacts(epoch_steps=np.array([9.0, 19.0, 29.0]), epoch_values=np.array([0.0, 0.0, 1.0]))
+        >>> facts.epoch_at(25.0), RunFacts().epoch_at(3.0)
+        (0.0, None)
+        """
+        steps, values = self.epoch_steps, self.epoch_values
+        if steps is None or values is None or steps.size < 2:
+            return None
+        if np.allclose(values, np.round(values)):
+            index = int(np.searchsorted(steps, step, side="right")) - 1
+            return float(values[min(max(index, 0), values.size - 1)])
+        return float(np.interp(step, steps, values))
 
 
 @dataclass
@@ -97,6 +109,9 @@ def assemble_series(
     """
     step_array = np.asarray(steps, dtype=np.float64)
     value_array = np.asarray(values, dtype=np.float64)
+    finite_steps = np.isfinite(step_array)
+    if not finite_steps.all():  # a step of inf or NaN places nothing on the axis
+        step_array, value_array = step_array[finite_steps], value_array[finite_steps]
     if step_array.size > 1 and not bool(np.all(np.diff(step_array) > 0)):
         # suffix minimum of the steps logged after each value (exclusive)
         after = np.minimum.accumulate(step_array[::-1])[::-1]
@@ -151,10 +166,13 @@ def number_or_none(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
         try:
             return float(value)
-        except ValueError:
+        except OverflowError:  # an integer past float's range
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return float(value)
+        except (ValueError, OverflowError):
             return None
     return None

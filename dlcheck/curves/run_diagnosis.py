@@ -24,7 +24,7 @@ from dlcheck.curves.detectors.generalization import (
     detect_overfitting,
     simulate_early_stopping,
 )
-from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes
+from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes, detect_warmup_rise
 from dlcheck.curves.detectors.oscillation import detect_oscillation, detect_periodicity
 from dlcheck.curves.detectors.progress import (
     detect_no_trend,
@@ -34,10 +34,12 @@ from dlcheck.curves.detectors.progress import (
     detect_underfitting,
     flat_band,
 )
-from dlcheck.curves.findings import Finding, severity_rank, worst_severity
+from dlcheck.curves.detectors.suspicion import detect_constant_accuracy, detect_suspicious_success
+from dlcheck.curves.findings import Finding, ranked, severity_rank, worst_severity
 from dlcheck.curves.log_run import LogRun
+from dlcheck.curves.robust import mann_kendall
 from dlcheck.curves.run_summary import run_summary, tail_level
-from dlcheck.curves.series import Mapping, Role, Series, map_series
+from dlcheck.curves.series import Mapping, Role, Series, map_series, name_words
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 # Kinds a graver finding on the same run makes redundant: (grave kind, grave severities) -> dropped kinds.
@@ -74,6 +76,8 @@ class RunDiagnosis:
     summary : dict
         Final and best values per role, for the comparison table.
     seconds : float
+    not_judged : list of (str, str)
+        Mapped series too short to judge and why (a run whose series are all here is ``inconclusive``).
     """
 
     run: LogRun
@@ -85,11 +89,27 @@ class RunDiagnosis:
     early_stop: EarlyStop | None = None
     summary: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
+    not_judged: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def judged(self) -> bool:
+        """Whether any mapped series was long enough for a rule (else the run is ``inconclusive``)."""
+        return len(self.not_judged) < len(self.mapping.roles)
 
     @property
     def status(self) -> str:
+        """``fail``, ``warn``, ``pass``, or ``inconclusive`` when nothing could be judged (never a silent pass)."""
         worst = worst_severity(finding.severity for finding in self.findings)
-        return "pass" if worst in (None, "info") else str(worst)
+        if worst in ("warn", "fail"):
+            return str(worst)
+        return "pass" if self.judged else "inconclusive"
+
+    @property
+    def primary(self) -> Finding | None:
+        """The finding that explains the run best (the first of :attr:`findings`), if it is not only info."""
+        if self.findings and self.findings[0].severity != "info":
+            return self.findings[0]
+        return None
 
     @property
     def best_step(self) -> float | None:
@@ -104,10 +124,19 @@ def _chance(
     if run.facts.num_classes is not None:
         return ChanceLevel(run.facts.num_classes, run.facts.num_classes_source or "the run's files")
     train_loss = mapping.get("train_loss")
-    if train_loss is not None and train_loss.units == "step":
+    accuracy = mapping.get("val_accuracy") or mapping.get("train_accuracy")
+    # The initial loss alone is not a class count (an LM's, a reconstruction's or a regression's loss is a number
+    # too, issue 11): it needs a second, agreeing witness - an accuracy logged beside it says the task is a
+    # classifier, and its first value must still be near the chance level the loss implies.
+    if train_loss is not None and train_loss.units == "step" and accuracy is not None:
         found = infer_classes_from_loss(train_loss.steps, train_loss.values, thresholds)
-        if found is not None:
-            return found
+        finite = accuracy.values[np.isfinite(accuracy.values)]
+        if found is not None and finite.size and float(finite[0]) <= found.accuracy + 0.25:
+            return ChanceLevel(
+                found.classes,
+                f"{found.source}, and the first {accuracy.name} {float(finite[0]):.3g} near 1/{found.classes}",
+                inferred=True,
+            )
     pairs: tuple[tuple[Role, Role, int | None, str], ...] = (
         ("val_loss", "val_accuracy", size, "the validation curves"),
         ("train_loss", "train_accuracy", None, "the training curves"),
@@ -153,7 +182,7 @@ def diagnose_run(
 ) -> RunDiagnosis:
     """Map and diagnose one run (see :func:`diagnose` for the parameters)."""
     started = time.perf_counter()
-    mapping = map_series(run.series, overrides)
+    mapping = _fractions(map_series(run.series, overrides), run)
     train_loss, val_loss = mapping.get("train_loss"), mapping.get("val_loss")
     train_accuracy, val_accuracy = mapping.get("train_accuracy"), mapping.get("val_accuracy")
     size, size_source = val_size, "--val-size" if val_size is not None else None
@@ -173,6 +202,16 @@ def diagnose_run(
         patience=patience,
         epoch_at=run.facts.epoch_at if run.facts.epoch_steps is not None else None,
         units=reference.units if reference is not None else "step",
+        learning_rate_decayed=_learning_rate_decayed(run),
+        accuracy_rising=_rising(val_accuracy or train_accuracy),
+        final_accuracy=next(
+            (
+                level
+                for level in (tail_level(item) for item in (val_accuracy, train_accuracy) if item is not None)
+                if level is not None
+            ),
+            None,
+        ),
     )
     findings: list[Finding] = []
     for role, series in mapping.roles.items():
@@ -188,8 +227,14 @@ def diagnose_run(
             name = main_loss.name
             if main_loss is train_loss:
                 findings += detect_spikes(curve, name=name, context=context)
-                findings += detect_periodicity(curve, name=name, context=context)
+                if main_loss.units == "step":  # epoch means cannot show an order repeating within an epoch
+                    findings += detect_periodicity(curve, name=name, context=context)
             findings += detect_divergence(curve, name=name, context=context)
+            learning_rate = _learning_rate_series(run)
+            if learning_rate is not None and main_loss is train_loss:
+                findings += detect_warmup_rise(
+                    curve, learning_rate.steps, learning_rate.values, name=name, context=context
+                )
             findings += detect_plateau(curve, name=name, context=context)
             findings += detect_no_trend(curve, name=name, context=context)
             findings += detect_slow_convergence(curve, name=name, context=context)
@@ -322,12 +367,89 @@ def diagnose_run(
             accuracy_gap=accuracy_gap,
         )
 
+    for role, series in mapping.roles.items():
+        if role.endswith("loss"):
+            findings += detect_suspicious_success(series.steps, series.values, name=series.name, context=context)
+    for accuracy_series in (val_accuracy, train_accuracy):
+        if accuracy_series is not None:
+            constant = detect_constant_accuracy(
+                accuracy_series.steps, accuracy_series.values, name=accuracy_series.name, context=context
+            )
+            if constant:
+                findings += constant
+                break
+
+    if any(finding.metrics.get("cause") == "warm-up" for finding in findings):
+        # the validation loss rose because the learning rate did: not overfitting (issue 11, 2.7)
+        findings = [finding for finding in findings if finding.kind != "overfitting"]
     findings = _without_redundant(findings)
     early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
     summary = run_summary(train_loss, val_loss, val_accuracy, curve)
+    not_judged = []
+    for role, series in mapping.roles.items():
+        needed = thresholds.min_eval_points if role.startswith("val") else thresholds.min_points
+        if series.finite_points < needed:
+            not_judged.append(
+                (series.name, f"{series.finite_points} finite point(s): too short to judge (needs {needed})")
+            )
     return RunDiagnosis(
-        run, mapping, findings, chance, size, size_source, early_stop, summary, time.perf_counter() - started
+        run,
+        mapping,
+        findings,
+        chance,
+        size,
+        size_source,
+        early_stop,
+        summary,
+        time.perf_counter() - started,
+        not_judged,
     )
+
+
+def _fractions(mapping: Mapping, run: LogRun) -> Mapping:
+    """Accuracies logged in percent (DeiT/MAE-style ``test_acc1`` of 0-100) as fractions, with a note."""
+    roles: tuple[Role, ...] = ("train_accuracy", "val_accuracy")
+    for role in roles:
+        series = mapping.roles.get(role)
+        if series is None:
+            continue
+        finite = series.values[np.isfinite(series.values)]
+        if finite.size and 1.0 < float(finite.max()) <= 100.0 and float(finite.min()) >= 0.0:
+            scaled = Series(series.name, series.steps, series.values / 100.0, series.units)
+            mapping.roles[role] = scaled
+            listed = mapping.candidates.get(role, [])
+            mapping.candidates[role] = [scaled if item is series else item for item in listed]
+            run.facts.notes.append(f"{series.name} is in percent: read as a fraction")
+    return mapping
+
+
+def _rising(series: Series | None) -> bool:
+    """The series rises significantly over its second half, at least its last 5 points (Mann-Kendall, 5%)."""
+    if series is None:
+        return False
+    finite = series.values[np.isfinite(series.values)]
+    half = finite[-max(5, finite.size // 2) :]
+    if half.size < 5:  # 5 rising points are the fewest a 5% test can call
+        return False
+    tau, p_value = mann_kendall(half)
+    return tau > 0 and p_value < 0.05
+
+
+def _learning_rate_series(run: LogRun) -> Series | None:
+    """The logged learning rate (``learning_rate``, ``lr``, ``lr-Adam``, ``train/learning_rate`` ...), if any."""
+    for series in run.series:
+        words = name_words(series.name)
+        if series.points >= 2 and ("lr" in words or ("learning" in words and "rate" in words)):
+            return series
+    return None
+
+
+def _learning_rate_decayed(run: LogRun) -> bool | None:
+    series = _learning_rate_series(run)
+    if series is None:
+        return None
+    finite = series.values[np.isfinite(series.values)]
+    return bool(finite.size) and float(finite[-1]) < 0.5 * float(finite.max())
 
 
 def _without_redundant(findings: list[Finding]) -> list[Finding]:
@@ -341,19 +463,26 @@ def _without_redundant(findings: list[Finding]) -> list[Finding]:
                 dropped[kind] = max(dropped.get(kind, -1), severity_rank(finding.severity))
         if finding.kind == "divergence" and finding.severity == "fail":
             onset = finding.step
+    # One story per run (issue 11): a spike inside a rise that a divergence finding already explains is that rise.
+    spans = [
+        (finding.step, finding.end_step)
+        for finding in findings
+        if finding.kind == "divergence" and finding.step is not None and finding.end_step is not None
+    ]
+
+    def explained(finding: Finding) -> bool:
+        if finding.kind != "spike" or finding.step is None:
+            return False
+        if onset is not None and finding.step >= onset:
+            return True
+        return any(low <= finding.step <= high for low, high in spans)
+
     kept = [
         finding
         for finding in findings
-        if severity_rank(finding.severity) > dropped.get(finding.kind, -1)
-        and not (finding.kind == "spike" and onset is not None and finding.step is not None and finding.step >= onset)
+        if severity_rank(finding.severity) > dropped.get(finding.kind, -1) and not explained(finding)
     ]
-    return sorted(
-        kept,
-        key=lambda finding: (
-            -severity_rank(finding.severity),
-            finding.step if finding.step is not None else float("inf"),
-        ),
-    )
+    return ranked(kept)
 
 
 def _early_stop(

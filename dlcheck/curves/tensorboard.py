@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from dlcheck.curves.log_run import LogRun, RunFacts, assemble_series, epochs_from_series
+from dlcheck.curves.safe_io import MAX_FILE_BYTES, read_bytes
 from dlcheck.curves.series import Series
 from dlcheck.errors import InputError
 
@@ -53,12 +54,16 @@ class _Collector:
         self.steps: dict[str, list[int]] = {}
         self.values: dict[str, list[float]] = {}
         self.scalar_tags: dict[str, bool] = {}  # tensor tags: is it a scalar summary?
+        self.notes: list[str] = []
+        self.repeated = 0  # values logged again at an earlier or equal step (a resumed run)
 
     def add(self, tag: str, step: int, value: float) -> None:
         steps = self.steps.get(tag)
         if steps is None:
             self.steps[tag], self.values[tag] = [step], [value]
             return
+        if step <= steps[-1]:
+            self.repeated += 1
         steps.append(step)
         self.values[tag].append(value)
 
@@ -96,7 +101,10 @@ def _tensor_scalar(tensor: Any) -> float | None:
 def _read_file(path: Path, collector: _Collector, prefix: str) -> None:
     from tensorboard.compat.proto.event_pb2 import Event  # tensorboard is a dependency; imported on use
 
-    data = path.read_bytes()
+    data, truncated = read_bytes(path)
+    if truncated:
+        collector.notes.append(f"{path.name}: only the first {MAX_FILE_BYTES // (1024 * 1024)} MiB were read")
+    damaged = 0
     view = memoryview(data)
     offset, end = 0, len(data)
     parse = Event.FromString
@@ -111,6 +119,7 @@ def _read_file(path: Path, collector: _Collector, prefix: str) -> None:
         try:
             event = parse(view[start:stop])
         except Exception:  # a damaged record: skip it, as TensorBoard does
+            damaged += 1
             continue
         if event.HasField("summary"):
             step = event.step
@@ -131,9 +140,15 @@ def _read_file(path: Path, collector: _Collector, prefix: str) -> None:
                             collector.add(tag, step, number)
         elif event.HasField("session_log") and event.session_log.status == _SESSION_START:
             collector.purge_from(event.step)
+    if damaged or offset < end:
+        collector.notes.append(
+            f"{path.name}: {damaged} damaged record(s) skipped" + (", the last one cut short" if offset < end else "")
+        )
 
 
-def read_event_files(files: Sequence[tuple[Path, str]], *, units_by_prefix: bool = False) -> list[Series]:
+def read_event_files(
+    files: Sequence[tuple[Path, str]], *, units_by_prefix: bool = False, notes: list[str] | None = None
+) -> list[Series]:
     """Scalar series from event files, read in the order given.
 
     Parameters
@@ -142,6 +157,8 @@ def read_event_files(files: Sequence[tuple[Path, str]], *, units_by_prefix: bool
         Event files and the prefix their tags get (``"validation/"`` for Keras' folder, else ``""``).
     units_by_prefix : bool
         Keras names epoch-level tags ``epoch_*``: their steps count epochs.
+    notes : list of str, optional
+        Receives what was odd about the files (damaged records, values logged again).
 
     Returns
     -------
@@ -151,6 +168,13 @@ def read_event_files(files: Sequence[tuple[Path, str]], *, units_by_prefix: bool
     collector = _Collector()
     for path, prefix in files:
         _read_file(path, collector, prefix)
+    if notes is not None:
+        notes.extend(collector.notes)
+        if collector.repeated:
+            notes.append(
+                f"{collector.repeated} value(s) were logged again at an earlier or equal step (a resumed run): "
+                "later values replace earlier ones, as in TensorBoard"
+            )
     series = []
     for tag in sorted(collector.steps):
         units = "step"
@@ -180,24 +204,17 @@ def read_tensorboard_run(directory: Path, files: Sequence[tuple[Path, str]], *, 
     """
     ordered = sorted(files, key=lambda item: (item[1], item[0].name))
     keras = any(prefix for _, prefix in ordered)
+    facts = RunFacts()
     try:
-        series = read_event_files(ordered, units_by_prefix=keras)
+        series = read_event_files(ordered, units_by_prefix=keras, notes=facts.notes)
     except OSError as error:
         raise InputError(f"{error.filename}: cannot read the event file ({error.strerror}).") from error
-    facts = RunFacts()
     for epoch_name in ("epoch", "train/epoch"):  # Lightning logs `epoch`, Hugging Face `train/epoch`
         epoch_series = next((item for item in series if item.name == epoch_name), None)
         if epoch_series is not None and epoch_series.points >= 2:
             table_steps, table_epochs, per_epoch = epochs_from_series(epoch_series.steps, epoch_series.values)
-            facts.epoch_steps, facts.epoch_values = (
-                table_steps,
-                table_epochs + (1.0 if _integral(table_epochs) else 0.0),
-            )
+            facts.epoch_steps, facts.epoch_values = table_steps, table_epochs
             if per_epoch is not None:
                 facts.steps_per_epoch, facts.steps_per_epoch_source = per_epoch, f"the `{epoch_name}` series"
             break
     return LogRun(name, directory, "keras" if keras else "tensorboard", series, facts)
-
-
-def _integral(values: np.ndarray) -> bool:
-    return bool(values.size) and bool(np.allclose(values, np.round(values)))

@@ -22,6 +22,7 @@ from dlcheck.lr_finder.rules import (
     SUGGESTION_KINDS,
     apply_rules,
     geometric_median,
+    is_gradient_scaled,
     suggestions_by_kind,
     usable_band,
 )
@@ -78,7 +79,10 @@ def analyse_sweep(history: SweepHistory) -> SweepAnalysis:
     curve_noise = smoothed_noise(shape.noise, usable)
     rules = apply_rules(lrs, smoothed, curve_noise)
     band = usable_band(lrs, smoothed, curve_noise)
-    return SweepAnalysis(history, smoothed, rules, band, suggestions_by_kind(lrs, smoothed, rules, curve_noise), shape)
+    suggestions = suggestions_by_kind(
+        lrs, smoothed, rules, curve_noise, gradient_scaled=is_gradient_scaled(history.optimizer)
+    )
+    return SweepAnalysis(history, smoothed, rules, band, suggestions, shape)
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,10 @@ def combine_sweeps(sweeps: Sequence[SweepAnalysis], kind: str = "constant") -> C
         band = (min(low, high), high)
     combined = {name: geometric_median([sweep.suggestions[name] for sweep in kept]) for name in SUGGESTION_KINDS}
     constant = combined["constant"]
-    if constant is not None and band is not None:
-        combined["constant"] = min(max(constant, band[0]), band[1])
+    if constant is not None and band is not None:  # within the band; SGD's up to where the loss starts to rise
+        gradient_scaled = is_gradient_scaled(kept[0].history.optimizer)
+        top = max(band[1], combined["one_cycle"] or band[1]) if gradient_scaled else band[1]
+        combined["constant"] = min(max(constant, band[0]), top)
     per_sweep = [sweep.suggestions[kind] for sweep in kept]
     grade, reasons = grade_confidence(rules, band, shape.name, per_sweep)
     present = [value for value in per_sweep if value is not None]

@@ -12,7 +12,7 @@ Compared with torch-lr-finder's loop (research section 2.1) this one
 
 from __future__ import annotations
 
-__all__ = ["DivergenceMonitor", "SweepHistory", "SweepSettings", "lr_ladder", "run_sweep"]
+__all__ = ["DivergenceMonitor", "SweepHistory", "SweepSettings", "lr_ladder", "noise_points", "run_sweep"]
 
 import math
 import time
@@ -86,32 +86,53 @@ def lr_ladder(start_lr: float, end_lr: float, steps: int, mode: Mode = "exp") ->
     return ladder
 
 
+def noise_points(steps: int) -> int:
+    """Losses the stop rule reads before a rise may stop a sweep of ``steps`` steps: 12 for 100 steps or more,
+    an eighth of a shorter sweep, and never fewer than 5 (:data:`~dlcheck.lr_finder.thresholds.STOP_NOISE_POINTS`).
+
+    Examples
+    --------
+    >>> noise_points(100), noise_points(60), noise_points(10)
+    (12, 7, 5)
+    """
+    return max(thresholds.STOP_NOISE_MIN_POINTS, min(thresholds.STOP_NOISE_POINTS, steps // 8))
+
+
 @dataclass
 class DivergenceMonitor:
     """The live stop rule; feed it raw losses one at a time.
 
-    Stops at once on a non-finite loss. Otherwise keeps a causal EMA ``s`` (``beta = 0.9``) started at the first
-    loss ``first``, and ``best = min s``, and, after ``warmup`` steps, stops when for ``patience`` consecutive
-    steps both ``s`` and the raw loss exceed ``best + rise * max(first - best, noise_multiple * sigma,
-    relative_floor * |first|)``, where ``sigma`` is the batch-to-batch noise of the curve up to its best point. Additive, so it works for negative losses (fastai #962), and needs no step
-    counter from outside (Lightning #4846).
+    Stops at once on a non-finite loss. A rise stops the sweep only once the batch-to-batch noise is known: the
+    first ``noise_points`` losses come from LRs far too small to train anything (the first 0.9 decade of the
+    default ramp), so they are repeated draws of the loss at initialisation on different batches. Their median
+    is the starting ``level`` and their successive differences give the noise ``sigma`` (later widened to the
+    curve up to its best point). From then on a causal EMA ``s`` (``beta = 0.9``, started at ``level``) and
+    ``best = min s`` are kept, and the sweep stops when for ``patience`` consecutive steps both ``s`` and the raw
+    loss exceed ``best + rise * max(level - best, noise_multiple * sigma, relative_floor * |level|)``.
+
+    Additive, so it works for negative losses (fastai #962), and needs no step counter from outside (Lightning
+    #4846). Reading the level and the noise off one batch, as every other finder does, lets a lucky first batch
+    make ordinary noise look like a blow-up (issue 14, item 7).
 
     Examples
     --------
     >>> monitor = DivergenceMonitor()
-    >>> curve = [-1.0, -1.1, -1.0, -1.05, -2.0, -3.0, -4.0, -4.1, -3.0, -1.0, 1.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0]
+    >>> flat = [2.3, 2.5, 2.2, 2.4, 2.3, 2.1, 2.4, 2.2, 2.5, 2.3, 2.2, 2.4]
+    >>> curve = flat + [2.0, 1.5, 1.0, 0.8, 0.9, 1.5, 2.5, 4.0, 6.0, 9.0, 14.0]
     >>> [index for index, value in enumerate(curve) if monitor.update(value)][:1], monitor.reason
-    ([15], 'diverged')
+    ([22], 'diverged')
     """
 
     beta: float = thresholds.STOP_EMA_BETA
     rise: float = thresholds.STOP_RISE_FRACTION
     patience: int = thresholds.STOP_PATIENCE
     noise_multiple: float = thresholds.STOP_NOISE_MULTIPLE
-    warmup: int = thresholds.STOP_WARMUP_STEPS
+    noise_points: int = thresholds.STOP_NOISE_POINTS
     relative_floor: float = thresholds.STOP_RELATIVE_FLOOR
+    jump_factor: float = thresholds.STOP_JUMP_FACTOR
     reason: StopReason | None = None
     _values: list[float] = field(default_factory=list)
+    _level: float = 0.0
     _smoothed: float = 0.0
     _best: float = math.inf
     _best_index: int = 0
@@ -124,15 +145,29 @@ class DivergenceMonitor:
             return True
         values = self._values
         values.append(value)
-        self._smoothed = value if len(values) == 1 else self.beta * self._smoothed + (1 - self.beta) * value
-        if self._smoothed < self._best:
-            self._best, self._best_index = self._smoothed, len(values) - 1
-        if len(values) <= self.warmup:
+        count = len(values)
+        if count < self.noise_points:
+            # Before the noise is known, only a jump no batch noise explains stops: a non-negative loss that has
+            # stayed above jump_factor times its value at initialisation (the first loss, taken before any step)
+            # ever since the first step; a ramp that starts too high does that.
+            first = values[0]
+            jumped = count > self.patience and first > 0 and min(values[1:]) > self.jump_factor * first
+            if jumped:
+                self.reason = "diverged"
+            return jumped
+        if count == self.noise_points:
+            self._level = float(np.median(values))
+            self._smoothed = self._best = self._level
+            self._best_index = count - 1
             return False
-        first = values[0]
-        # The noise is measured on the curve up to its best point: a blow-up must not widen its own threshold.
-        sigma = noise_scale(np.asarray(values[: self._best_index + 1]))
-        scale = max(first - self._best, self.noise_multiple * sigma, self.relative_floor * abs(first), 1e-12)
+        self._smoothed = self.beta * self._smoothed + (1 - self.beta) * value
+        if self._smoothed < self._best:
+            self._best, self._best_index = self._smoothed, count - 1
+        # The noise is measured on the curve up to its best point, and on at least the first noise_points losses:
+        # a blow-up must not widen its own threshold, and two or three points do not measure a spread.
+        sigma = noise_scale(np.asarray(values[: max(self._best_index + 1, self.noise_points)]))
+        level = self._level
+        scale = max(level - self._best, self.noise_multiple * sigma, self.relative_floor * abs(level), 1e-12)
         limit = self._best + self.rise * scale
         # Both the raw loss and its EMA must be above: the EMA alone would carry one spike for many steps.
         self._above = self._above + 1 if value > limit and self._smoothed > limit else 0
@@ -161,6 +196,8 @@ class SweepHistory:
         Seed of the data order and dropout of this sweep.
     seconds : float
         Wall time of the sweep.
+    optimizer : str
+        Class name of the optimiser that drew it (``"SGD"``, ``"AdamW"``...): SGD's constant LR is read differently.
     """
 
     lr: np.ndarray
@@ -169,6 +206,7 @@ class SweepHistory:
     stop: StopReason
     seed: int
     seconds: float
+    optimizer: str = ""
 
     @property
     def first_non_finite(self) -> int | None:
@@ -220,7 +258,7 @@ def run_sweep(
     ratios = [float(group["lr"]) / reference if reference else 1.0 for group in groups]
     device = next(step.model.parameters()).device
     losses = torch.empty(settings.steps, dtype=torch.float32, device=device)  # stays on the device
-    monitor = DivergenceMonitor()
+    monitor = DivergenceMonitor(noise_points=noise_points(settings.steps))
     step.model.train()
     checked = 0
     stopped_at: int | None = None
@@ -245,4 +283,5 @@ def run_sweep(
         stop=monitor.reason or "completed",
         seed=seed,
         seconds=time.perf_counter() - started,
+        optimizer=type(step.optimizer).__name__,
     )

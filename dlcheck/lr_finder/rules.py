@@ -11,19 +11,26 @@ Three rules of different kinds (research sections 2 and 3), so that their agreem
   decades too low (#21141).
 
 The band is where training is usable: from where the descent begins for good (10 % of the total fall made,
-and more than the noise) to where the loss stops falling (90 % made) (the minimum, Smith's maximum bound). The recommendation is the median of the rules
-in log-LR, clipped to the band (research section 7, suggested defaults).
+and more than the noise) to where the loss stops falling (90 % made; Smith's maximum bound). The rules' median in
+log-LR, clipped to the band (research section 7, suggested defaults), marks the middle of the descent; the LR to
+hold constant sits above it, half way to where the loss stops falling, or for SGD at the curve's minimum
+(:func:`constant_suggestion`).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "GRADIENT_SCALED_OPTIMIZERS",
     "RULE_NAMES",
     "SUGGESTION_KINDS",
     "apply_rules",
+    "constant_suggestion",
     "descent",
+    "divergence_index",
     "geometric_median",
+    "is_gradient_scaled",
     "minimum_rule",
+    "onset_index",
     "recommend",
     "rise_start",
     "start_level",
@@ -38,9 +45,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from dlcheck.lr_finder.thresholds import DESCENT_START_FRACTION, MINIMUM_DIVISOR, START_FRACTION
+from dlcheck.lr_finder.thresholds import (
+    DESCENT_START_FRACTION,
+    MINIMUM_DIVISOR,
+    ONSET_FALL_FRACTION,
+    ONSET_NOISE_MULTIPLE,
+    START_FRACTION,
+)
 
 RULE_NAMES = ("valley", "minimum", "steepest")
+GRADIENT_SCALED_OPTIMIZERS = ("SGD",)
+"""torch optimiser classes whose step is ``lr x gradient`` (with or without momentum): their constant LR can sit at
+the curve's minimum (see :data:`~dlcheck.lr_finder.thresholds.CONSTANT_TOWARDS_TOP`)."""
 SUGGESTION_KINDS = ("constant", "annealed", "one_cycle")
 
 
@@ -200,22 +216,110 @@ def rise_start(smoothed: np.ndarray, curve_noise: float = 0.0) -> int | None:
     return lowest + int(risen[0]) - 1 if risen.size else smoothed.size - 1
 
 
+def onset_index(smoothed: np.ndarray, curve_noise: float = 0.0) -> int | None:
+    """Index where the loss starts to move at all: from there to the minimum the smoothed curve stays below its
+    starting level by more than ``max(3 * curve_noise, 0.02 * fall)``; None without a descent.
+
+    Below it the curve is flat within its noise: at such an LR the range test trained nothing measurable. The
+    band's lower edge (:func:`descent`, 10 % of the fall made) lies above it.
+
+    Examples
+    --------
+    >>> onset_index(np.array([2.0, 2.0, 2.0, 1.97, 1.9, 1.5, 0.8, 0.5, 2.5]))
+    3
+    """
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    if descent(smoothed, curve_noise) is None:
+        return None
+    lowest = int(np.argmin(smoothed))
+    level = start_level(smoothed)
+    margin = max(ONSET_NOISE_MULTIPLE * curve_noise, ONSET_FALL_FRACTION * (level - float(smoothed[lowest])))
+    above = np.flatnonzero(smoothed[: lowest + 1] > level - margin)
+    return min(int(above[-1]) + 1 if above.size else 0, lowest)
+
+
+def divergence_index(smoothed: np.ndarray) -> int | None:
+    """First index after the minimum where the smoothed loss is back at its starting level: every bit of progress
+    lost, the LR past any use (the stop rule's own criterion); None when the curve never got back there.
+
+    Examples
+    --------
+    >>> divergence_index(np.array([2.0, 2.0, 1.5, 0.8, 0.5, 0.9, 1.8, 2.4, 5.0]))
+    7
+    """
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    if descent(smoothed) is None:
+        return None
+    lowest = int(np.argmin(smoothed))
+    back = np.flatnonzero(smoothed[lowest:] >= start_level(smoothed))
+    return lowest + int(back[0]) if back.size else None
+
+
+def is_gradient_scaled(optimizer: str) -> bool:
+    """Whether an optimiser (its torch class name) steps by ``lr x gradient`` (SGD, with or without momentum)
+    rather than by a step normalised per parameter (Adam, AdamW, RMSprop, Adagrad...).
+
+    Examples
+    --------
+    >>> is_gradient_scaled("SGD"), is_gradient_scaled("AdamW"), is_gradient_scaled("")
+    (True, False, False)
+    """
+    return optimizer in GRADIENT_SCALED_OPTIMIZERS
+
+
+def constant_suggestion(
+    lrs: np.ndarray,
+    smoothed: np.ndarray,
+    rules: Mapping[str, float | None],
+    band: tuple[float, float] | None,
+    *,
+    gradient_scaled: bool = False,
+) -> float | None:
+    """The LR to hold constant (see :data:`~dlcheck.lr_finder.thresholds.CONSTANT_TOWARDS_TOP`).
+
+    Normalised steps (Adam, RMSprop...): the rules' median pulled half way (in log-LR) to the band's upper edge,
+    where the loss stops falling. SGD: the LR at the curve's minimum, its stability edge. None without a band.
+
+    Examples
+    --------
+    >>> lrs = np.logspace(-5, 0, 6)
+    >>> losses = np.array([2.0, 1.9, 1.5, 0.8, 0.5, 2.5])
+    >>> rules = {"valley": 1e-3, "minimum": 3e-2, "steepest": 1e-3}
+    >>> round(constant_suggestion(lrs, losses, rules, (1e-3, 1e-1)), 6)  # between 1e-3 and 1e-1
+    0.01
+    >>> round(constant_suggestion(lrs, losses, rules, (1e-3, 1e-1), gradient_scaled=True), 6)  # the minimum
+    0.1
+    """
+    lrs, smoothed = _checked(lrs, smoothed)
+    middle = recommend(rules, band)
+    if middle is None or band is None:
+        return None
+    if gradient_scaled:
+        return float(lrs[int(np.argmin(smoothed))])
+    return float(min(max(math.sqrt(middle * band[1]), band[0]), band[1]))
+
+
 def suggestions_by_kind(
-    lrs: np.ndarray, smoothed: np.ndarray, rules: Mapping[str, float | None], curve_noise: float = 0.0
+    lrs: np.ndarray,
+    smoothed: np.ndarray,
+    rules: Mapping[str, float | None],
+    curve_noise: float = 0.0,
+    *,
+    gradient_scaled: bool = False,
 ) -> dict[str, float | None]:
     """The suggestion for each use of the LR (:data:`SUGGESTION_KINDS`).
 
-    ``constant``: the rules' median clipped to the band (a constant LR must stay below the upper bound, Smith);
-    ``annealed``: the band's upper edge, where the loss stops falling (the peak of a cosine, exponential... or
-    warmed-up schedule, which starts high and spends most steps lower); ``one_cycle``: where the loss starts
-    to rise (Smith and Topin's one-cycle maximum; the warm-up third reaches it only after the model has
-    learned).
+    ``constant``: :func:`constant_suggestion` (normalised steps: between the rules' median and where the loss stops
+    falling; SGD: the curve's minimum); ``annealed``: the band's upper edge, where the loss stops falling (the peak
+    of a cosine, exponential... or warmed-up schedule, which starts high and spends most steps lower);
+    ``one_cycle``: where the loss starts to rise (Smith and Topin's one-cycle maximum; the warm-up third reaches it
+    only after the model has learned).
     """
     lrs, smoothed = _checked(lrs, smoothed)
     band = usable_band(lrs, smoothed, curve_noise)
     rising = rise_start(smoothed, curve_noise)
     return {
-        "constant": recommend(rules, band),
+        "constant": constant_suggestion(lrs, smoothed, rules, band, gradient_scaled=gradient_scaled),
         "annealed": band[1] if band is not None else None,
         "one_cycle": float(lrs[rising]) if rising is not None else None,
     }

@@ -4,7 +4,8 @@ A range test answers "which LR?" only for the canonical curve: flat at tiny LRs,
 divergence. Every other shape says something about the set-up instead (research section 7.3), and each gets
 a message and advice here. The shapes, checked in this order (the first that matches wins):
 
-``diverges_at_once``  the sweep stopped, or met NaN, within its first 15 % of steps;
+``diverges_at_once``  the sweep stopped, or met NaN, within its first 15 % of steps (or as soon as the stop rule
+                      had measured the noise);
 ``rises_from_start``  the minimum is in the first 10 % and the loss is already up a third of the way in;
 ``flat``              the loss fell by less than 3 standard errors, or by less than 2 % of its value;
 ``nan``               a NaN/inf while the loss was still near its minimum (numerics, not divergence);
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlcheck.lr_finder import thresholds as limits
-from dlcheck.lr_finder.range_test import SweepHistory
+from dlcheck.lr_finder.range_test import SweepHistory, noise_points
 from dlcheck.lr_finder.rules import start_level
 from dlcheck.lr_finder.smoothing import noise_scale, smoothed_noise, smoother_noise_at
 
@@ -74,7 +75,9 @@ def classify_shape(history: SweepHistory, smoothed: np.ndarray) -> CurveShape:
     usable = history.usable
     lrs = history.lr
     raw = history.loss[:usable]
-    early = max(3, math.ceil(limits.EARLY_FRACTION * history.planned_steps))
+    # The stop rule cannot stop on a rise before it has measured the noise: its first chance is "at once" too.
+    first_chance = noise_points(history.planned_steps) + limits.STOP_PATIENCE
+    early = max(3, math.ceil(limits.EARLY_FRACTION * history.planned_steps), first_chance)
     if usable < 5 or (history.stop != "completed" and len(history.loss) <= early):
         return _diverges_at_once(history)
 
@@ -109,12 +112,7 @@ def classify_shape(history: SweepHistory, smoothed: np.ndarray) -> CurveShape:
             "flat",
             f"The loss hardly moved from {lrs[0]:.1e} to {lrs[usable - 1]:.1e} (it fell by {fall:.3g}, "
             f"batch noise {noise:.3g}): the model does not learn at any LR tried.",
-            [
-                "If the model is already trained (fine-tuning), a range test says little: use a small LR "
-                "and compare with --verify.",
-                "If the loss never diverged either, the range is too low: raise --end-lr.",
-                "Otherwise check that the targets belong to the inputs and that gradients flow (dlcheck babysit).",
-            ],
+            _flat_advice(history, noise, starting),
             fall=fall,
             noise=noise,
         )
@@ -167,16 +165,65 @@ def classify_shape(history: SweepHistory, smoothed: np.ndarray) -> CurveShape:
     )
 
 
-def _diverges_at_once(history: SweepHistory) -> CurveShape:
-    last = len(history.loss) - 1
-    what = "became NaN or infinite" if history.stop == "non_finite" else "blew up"
-    return CurveShape(
-        "diverges_at_once",
-        f"The loss {what} within the first {last + 1} steps of {history.planned_steps}, at lr <= "
-        f"{history.lr[last]:.1e}: no healthy set-up diverges there.",
-        [
-            f"If the start is simply too high for this model, lower --start-lr (now {history.lr[0]:.0e}).",
-            "Otherwise suspect the set-up: the loss at initialisation (dlcheck init-loss), the scale of the "
-            "inputs (data.normalize: auto) and the initialisation.",
-        ],
+def _flat_advice(history: SweepHistory, noise: float, starting: float) -> list[str]:
+    """What to try when the loss did not move: the way out depends on how the sweep ended."""
+    advice = []
+    if history.stop == "completed":
+        advice.append(
+            f"The loss neither fell nor diverged up to {history.lr[-1]:.0e}: the range is too low for this model, "
+            f"raise --end-lr (now {history.lr[-1]:.0e})."
+        )
+    else:
+        advice.append(
+            f"The loss went from flat straight to divergence at {history.lr[len(history.loss) - 1]:.1e}: no LR "
+            "trains this set-up. Check that the targets belong to the inputs and that gradients flow "
+            "(dlcheck babysit)."
+        )
+    if noise > limits.FLAT_NOISY_RELATIVE * abs(starting):
+        advice.append(
+            f"The batch loss is noisy (standard deviation {noise:.3g} at a level of {starting:.3g}) and can hide a "
+            "small fall: use --val-batches 4 (fixed held-out batches) or a larger --batch-size."
+        )
+    advice.append(
+        "If the model is already trained (fine-tuning), a range test says little: use a small LR and compare with "
+        "--verify."
     )
+    if history.stop == "completed":
+        advice.append(
+            "Otherwise check that the targets belong to the inputs and that gradients flow (dlcheck babysit)."
+        )
+    return advice
+
+
+def _diverges_at_once(history: SweepHistory) -> CurveShape:
+    """The sweep ended at its first chance; the advice depends on whether its start could train anything."""
+    last = len(history.loss) - 1
+    finite = history.loss[: history.usable]
+    head = finite[: noise_points(history.planned_steps)]
+    what = "became NaN or infinite" if history.stop == "non_finite" else "blew up"
+    evidence = ""
+    if history.stop != "non_finite" and finite.size >= 2:
+        evidence = f" (from {float(finite[0]):.3g} at the first step to {float(finite[-1]):.3g}"
+        if head.size >= limits.STOP_NOISE_MIN_POINTS:
+            evidence += f"; batch noise {noise_scale(head):.3g}"
+        evidence += ")"
+    message = (
+        f"The loss {what} within the first {last + 1} steps of {history.planned_steps}, at lr <= "
+        f"{history.lr[last]:.1e}{evidence}"
+    )
+    set_up = (
+        "Suspect the set-up: the loss at initialisation (dlcheck init-loss), the scale of the inputs "
+        "(data.normalize: auto) and the initialisation."
+    )
+    start_lr = float(history.lr[0])
+    if start_lr < limits.TRAINING_LR_FLOOR:
+        # A ramp that starts this low changes no weights noticeably before it stops: the start is not too high.
+        message += ": at these LRs the weights hardly move, so no healthy set-up diverges there."
+        advice = [set_up, "If the loss is noisy from batch to batch, use --val-batches 4 or a larger --batch-size."]
+    else:
+        message += ": the ramp starts at an LR this model does not survive."
+        advice = [
+            f"Lower --start-lr (now {start_lr:.0e}), e.g. to 1e-7, so that the sweep starts where nothing moves.",
+            "If it still diverges at once, " + set_up[0].lower() + set_up[1:],
+        ]
+    return CurveShape("diverges_at_once", message, advice)

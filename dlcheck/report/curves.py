@@ -44,7 +44,7 @@ KIND_CODES = {
     "loss_accuracy_mismatch": "M",
     "periodicity": "E",
 }
-_STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "pass": "green"}
+_STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "pass": "green", "inconclusive": "magenta"}
 _BARS = "▁▂▃▄▅▆▇█"
 _SPARK_WIDTH = 48
 
@@ -226,6 +226,9 @@ def _findings(findings: list[Finding]) -> Table:
 
 def _verdict(result: RunDiagnosis) -> Text:
     text = Text.assemble(("verdict ", "bold"), (result.status, _STYLE[result.status]))
+    if result.status == "inconclusive":
+        text.append(" · nothing could be judged", style="dim")
+        return text
     stop = result.early_stop
     if stop is not None:
         text.append(f" · best step {format_step(stop.kept_step)}")
@@ -276,8 +279,22 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
             console.print(f"note: {note}", style="dim")
         console.print(_mapping_table(result))
         console.print(_curves(result))
+        primary = result.primary
+        if primary is not None:
+            console.print(
+                Text.assemble(
+                    ("primary ", "bold"), (f"{primary.kind}", _STYLE[primary.severity]), f": {primary.message}"
+                )
+            )
+        for name, why in result.not_judged:
+            console.print(f"not judged: {name} ({why})", style="dim")
         if result.findings:
             console.print(_findings(result.findings))
+        elif result.status == "inconclusive":
+            reason = (
+                "no loss or accuracy series recognised" if not result.mapping.roles else "every series is too short"
+            )
+            console.print(f"nothing judged: {reason}", style=_STYLE["inconclusive"])
         else:
             mapped = ", ".join(role_label(role) for role in result.mapping.roles)
             console.print(f"no problem found in {mapped or 'the series'}", style="green")
@@ -315,7 +332,9 @@ def diagnosis_checks(diagnosis: Diagnosis) -> list[CheckResult]:
                 if value is not None
             },
         }
-        status = result.status if result.status in ("pass", "warn", "fail") else "pass"
+        status = result.status if result.status in ("pass", "warn", "fail") else "skip"
+        if result.status == "inconclusive":
+            summary = f"{result.run.name}: nothing could be judged"
         checks.append(CheckResult("curves", status, summary, metrics, advice[:5], seconds=result.seconds))  # type: ignore[arg-type]
     return checks
 
@@ -326,8 +345,12 @@ def _integral(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else value
 
 
+_RANK_OF = {"info": 0, "warn": 1, "fail": 2}
+
+
 def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    """The extra keys of the JSON report: ``findings`` (DESIGN 2.2), ``best_step`` and ``runs``."""
+    """The extra keys of the JSON report: ``primary`` (the worst run's main diagnosis, or null), ``findings``
+    (DESIGN 2.2, ranked: each run's primary first), ``best_step``, ``notes`` and ``runs``."""
     findings = []
     for result in diagnosis.runs:
         for finding in result.findings:
@@ -335,12 +358,16 @@ def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
     runs = []
     for result in diagnosis.runs:
         stop = result.early_stop
+        primary = result.primary
         runs.append(
             {
                 "name": result.run.name,
                 "path": str(result.run.path),
                 "format": result.run.format,
                 "status": result.status,
+                "primary": None if primary is None else {**primary.to_json(), "run": result.run.name},
+                "not_judged": [{"series": name, "reason": why} for name, why in result.not_judged],
+                "notes": list(result.run.facts.notes),
                 "best_step": _integral(result.best_step),
                 "early_stopping": None
                 if stop is None
@@ -373,9 +400,17 @@ def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
             }
         )
     best = diagnosis.best_run
+    worst = None
+    for result in diagnosis.runs:
+        if result.primary is not None and (
+            worst is None or _RANK_OF[result.primary.severity] > _RANK_OF[worst[1].severity]
+        ):
+            worst = (result.run.name, result.primary)
     return {
+        "primary": None if worst is None else {**worst[1].to_json(), "run": worst[0]},
         "findings": findings,
         "best_step": _integral(diagnosis.best_step),
         "best_run": best.run.name if best is not None else None,
+        "notes": list(diagnosis.notes),
         "runs": runs,
     }

@@ -129,7 +129,16 @@ def _summary_table(result: LRFinderResult, check: CheckResult) -> Table:
     table.add_row("sweeps", sweeps + f"; {result.seconds:.1f} s")
     if result.suggested_lr is not None:
         ratio = result.recipe_lr / result.suggested_lr
-        table.add_row("recipe lr", f"{_lr(result.recipe_lr)} ({ratio:.2g}x the suggestion)")
+        times = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
+        recipe = Text(f"{_lr(result.recipe_lr)} ({times}x the suggestion)")
+        placement = check.details.get("placement")
+        if placement is not None and placement.relation:
+            recipe = Text(f"{_lr(result.recipe_lr)} {placement.relation}")
+            if placement.status == "pass":
+                recipe.append(f" ({times}x the suggestion)")
+            else:
+                recipe.append(f" ({placement.status})", style=f"bold {_STATUS_STYLE.get(placement.status, '')}")
+        table.add_row("recipe lr", recipe)
     checksum = result.checksum
     restored = Text("restored and verified", style="green") if checksum.restored else Text("NOT restored", style="red")
     restored.append(f" (checksum {checksum.before[:12]})", style="dim")

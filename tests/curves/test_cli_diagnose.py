@@ -130,7 +130,8 @@ def test_the_report_reads_well_at_80_columns(tmp_path: Path, monkeypatch) -> Non
     assert max(len(line) for line in lines) <= 80
     text = "\n".join(lines)
     assert lines[0] == "dlcheck diagnose spiky.jsonl (jsonl)"
-    assert lines[1].startswith("12 classes (inferred from the initial loss 2.46")
+    # a loss alone is no class count (issue 11): it needs an agreeing accuracy
+    assert lines[1].startswith("number of classes unknown")
     assert "train_loss   1,000  1-1,000  train loss" in text  # the mapping table
     spark = next(line for line in lines if line.startswith("train loss "))
     marks = lines[lines.index(spark) + 1]

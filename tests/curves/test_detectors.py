@@ -108,7 +108,11 @@ def test_a_flat_loss_is_a_failed_plateau_and_at_chance_random_performance() -> N
     flat = 2.303 * _noise(3, STEPS.size, 0.05)
     flat[0] = 2.31  # the loss at initialisation: ln 10 plus a little
     accuracy = 0.1 + np.random.default_rng(4).normal(0.0, 0.01, EVALS.size)
-    assert _kinds(_run({"train/loss": (STEPS, flat)}), "fail") == {"random_performance"}  # C inferred: 10
+    # The initial loss alone is no class count (issue 11); with an accuracy near 1/10 beside it, C = 10.
+    assert _kinds(_run({"train/loss": (STEPS, flat)}), "fail") == {"plateau"}
+    inferred = _run({"train/loss": (STEPS, flat), "train/accuracy": (EVALS, accuracy)})
+    assert _kinds(inferred, "fail") == {"random_performance"} and inferred.chance.classes == 10
+    assert "near 1/10" in inferred.chance.source  # the evidence is printed
     # exp(1.7) = 5.47 is near no integer: C unknown, the plateau is the finding.
     assert _kinds(_run({"train/loss": (STEPS, flat * 1.7 / 2.303)}), "fail") == {"plateau"}
     # With the classes known it is chance-level performance, which the plateau only restates.
@@ -153,14 +157,16 @@ def test_overfitting_reports_the_best_step_and_early_stopping() -> None:
     assert "early stopping with patience 5 would have stopped" in overfitting.message
 
 
-def test_overfitting_with_accuracy_still_rising_is_only_over_confidence() -> None:
+def test_overfitting_with_accuracy_still_rising_warns_and_names_over_confidence() -> None:
     rising = 0.5 + 0.3 * ((EVALS - 1000.0) / 1000.0) ** 2
     accuracy = np.linspace(0.70, 0.95, EVALS.size)
     result = _run(
         {"train/loss": (STEPS, _healthy_train()), "val/loss": (EVALS, rising), "val/accuracy": (EVALS, accuracy)},
         val_size=5000,
     )
-    assert next(finding for finding in result.findings if finding.kind == "overfitting").severity == "info"
+    finding = next(finding for finding in result.findings if finding.kind == "overfitting")
+    # issue 11: still a warning (the loss overfits), and the message says the accuracy did not (yet)
+    assert finding.severity == "warn" and "the loss overfits" in finding.message
 
 
 def test_generalization_gap_is_judged_against_the_validation_error_bars() -> None:

@@ -142,10 +142,14 @@ def test_jsonl_with_null_for_non_finite_values_and_a_torn_last_line(tmp_path: Pa
     assert run.find("phase") is None  # text is not a series
 
 
-def test_a_damaged_jsonl_line_names_the_file_and_line(tmp_path: Path) -> None:
+def test_a_damaged_jsonl_line_is_skipped_and_named(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
-    path.write_text('{"step": 1, "loss": 1.0}\nnot json\n{"step": 2, "loss": 0.5}\n')
-    with pytest.raises(InputError, match=r"log\.jsonl: line 2 is not JSON"):
+    path.write_text('{"step": 1, "loss": 1.0}\nnot json\n{"step": 2, "loss": 0.5}\n{"step": 3, "loss": 0.4}\n')
+    run = _only([path])
+    assert _values(run, "loss") == ([1.0, 2.0, 3.0], [1.0, 0.5, 0.4])
+    assert any("1 line(s) that are not JSON objects were skipped (first: line 2)" in note for note in run.facts.notes)
+    path.write_text("not json\nnor this\n")
+    with pytest.raises(InputError, match=r"log\.jsonl: line 1 is not a JSON object of metrics"):
         read_logs([path])
 
 
@@ -208,6 +212,8 @@ def test_a_folder_without_logs_and_a_missing_path_are_input_errors(tmp_path: Pat
     with pytest.raises(InputError, match="no such file or folder"):
         read_logs([tmp_path / "missing"])
     bad = tmp_path / "bad.csv"
-    bad.write_text("step,loss\n1,0.5\nten,0.4\n")
-    with pytest.raises(InputError, match=r"bad\.csv: line 3: the step column `step` holds 'ten'"):
-        read_logs([bad])
+    bad.write_text("step,loss\n1,0.5\nten,0.4\n2,0.3\n3,oops\n4,0.2\n")
+    run = _only([bad])  # a stray text cell is skipped and counted, never a traceback
+    assert _values(run, "loss") == ([1.0, 2.0, 4.0], [0.5, 0.3, 0.2])
+    assert "1 row(s) whose `step` is not a number were skipped" in run.facts.notes
+    assert "1 non-numeric cell(s) in numeric columns were skipped" in run.facts.notes

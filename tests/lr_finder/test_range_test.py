@@ -55,6 +55,23 @@ def test_monitor_stops_a_loss_that_only_rises() -> None:
     assert stop is not None and stop < 16
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_monitor_reads_batch_noise_at_tiny_lrs_as_noise_not_divergence(seed: int) -> None:
+    # Issue 14, item 7: nothing learns at the first LRs of a ramp, so the loss is pure batch-to-batch noise. A lucky
+    # first batch (0.45 against a level of 0.85) used to be taken as the level, and ordinary noise as a blow-up.
+    rng = np.random.default_rng(seed)
+    values = [0.45, *(0.85 + 0.15 * rng.standard_normal(99))]
+    assert _stop_index(values) is None
+
+
+def test_monitor_stops_a_ramp_that_starts_too_high_at_once() -> None:
+    # Adam at lr 1e4: the loss is 1.1 at initialisation and about 1e8, noisily, after the first step.
+    rng = np.random.default_rng(0)
+    values = [1.1, *np.abs(1e8 * (1 + rng.standard_normal(30)))]
+    stop = _stop_index(values)
+    assert stop is not None and stop <= 4
+
+
 def test_settings_refuse_bad_ranges() -> None:
     with pytest.raises(InputError, match="--end-lr"):
         SweepSettings(start_lr=1.0, end_lr=0.1)
@@ -112,3 +129,31 @@ def test_batch_size_must_split_into_micro_batches(blobs_recipe) -> None:  # type
     subject = prepare_subject(parse_recipe(text, directory=blobs_recipe.parent))
     with pytest.raises(InputError, match="gradient_accumulation = 4"):
         Workbench.build(subject, batch_size=30)
+
+
+NOISY_RECIPE = """\
+name: noisy-small-batches
+seed: SEED
+data: {source: blobs, samples: 600, classes: 3, noise: 1.5, val_fraction: 0.2}
+model: {layers: [{type: linear, out: 32}, {type: relu}, {type: linear, out: 3}]}
+loss: cross_entropy
+optimizer: {name: adam, lr: 1.0e-3}
+train: {epochs: 2, batch_size: 8}
+device: cpu
+"""
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_small_noisy_batches_do_not_read_as_diverging_at_once(seed: int) -> None:
+    # At batch 8 the loss of this 3-class problem swings between 0.5 and 1.0 from batch to batch at initialisation.
+    # With seeds 0 and 1 the sweep used to stop after 14-15 steps (lr 1e-6, where nothing learns), "diverges at
+    # once", and the advice was to lower --start-lr: the wrong way.
+    from dlcheck.checks.subject import prepare_subject
+    from dlcheck.lr_finder import find_lr
+    from dlcheck.recipe import parse_recipe
+
+    subject = prepare_subject(parse_recipe(NOISY_RECIPE.replace("SEED", str(seed))))
+    result = find_lr(subject, repeats=1)
+    assert result.history.stop != "diverged" or result.history.lr[-1] > 1e-3
+    assert result.shape.name not in ("diverges_at_once", "flat")
+    assert result.suggested_lr is not None and 1e-4 < result.suggested_lr < 1.0

@@ -50,13 +50,22 @@ def test_never_diverges() -> None:
     assert "--end-lr" in analysis.shape.advice[0]
 
 
-@pytest.mark.parametrize("stop_at", [2, 8])
+@pytest.mark.parametrize("stop_at", [2, 8, 14])
 def test_diverges_at_once(stop_at: int) -> None:
     loss = np.array([2.3 * 3.0**step for step in range(stop_at + 1)])
     analysis = _shape(loss, planned=100, stop="diverged")
     assert analysis.shape.name == "diverges_at_once"
     assert analysis.suggestion is None
-    assert "--start-lr" in analysis.shape.advice[0]
+    # A ramp from 1e-7 moves no weights before it stops: lowering its start is the wrong way; the set-up is suspect.
+    assert "set-up" in analysis.shape.advice[0] and "--start-lr" not in " ".join(analysis.shape.advice)
+    assert "from 2.3 at the first step" in analysis.shape.message
+
+
+def test_a_ramp_that_starts_high_and_diverges_at_once_is_told_to_start_lower() -> None:
+    loss = np.array([2.3 * 3.0**step for step in range(9)])
+    analysis = _shape(loss, start=1e-2, end=1e4, planned=100, stop="diverged")
+    assert analysis.shape.name == "diverges_at_once"
+    assert "Lower --start-lr (now 1e-02)" in analysis.shape.advice[0]
 
 
 def test_nan_at_the_first_step_is_diverging_at_once() -> None:

@@ -35,6 +35,8 @@ class Context:
         Step -> epoch, to name epochs in messages.
     units : str
         What a step counts: ``step``, ``epoch`` or ``row``.
+    learning_rate_decayed : bool or None
+        Whether the logged learning rate ends below half its peak; ``None`` when no rate is logged.
     """
 
     thresholds: Thresholds = DEFAULT_THRESHOLDS
@@ -44,6 +46,9 @@ class Context:
     patience: int = 5
     epoch_at: Callable[[float], float | None] | None = field(default=None, compare=False)
     units: str = "step"
+    learning_rate_decayed: bool | None = None  # the logged LR ends below half its peak (None: no LR logged)
+    final_accuracy: float | None = None  # validation (else training) accuracy at the end, as a fraction
+    accuracy_rising: bool = False  # that accuracy still rises significantly over the second half of the run
 
     def where(self, step: float | None) -> str:
         """``step 4,120 (epoch 12)``; ``epoch 12`` when steps count epochs."""
@@ -53,7 +58,7 @@ class Context:
         if step is not None and self.epoch_at is not None:
             epoch = self.epoch_at(step)
             if epoch is not None and math.isfinite(epoch):
-                text += f" (epoch {math.ceil(epoch - 1e-9) if epoch >= 1 else 1})"
+                text += f" (epoch {int(epoch) if float(epoch).is_integer() else f'{epoch:.3g}'})"
         return text
 
 

@@ -118,8 +118,8 @@ def detect_overfitting(
     Prechelt's generalisation loss GL = v/v* - 1, v* the minimum of the (3-point median) smoothed
     validation loss, must be >= 5% for the last 3 evaluations, and the rise of their median over v* must
     exceed 3 sigmas of the curve's point-to-point noise (the minimum of a noisy curve is a lucky dip).
-    GL >= 10% warns, below that it is info; so is a rise while validation accuracy still significantly
-    improves (over-confidence, not worse predictions).
+    GL >= 10% warns, below that it is info. A rise while validation accuracy still improves warns too, and
+    says so: the loss overfits (over-confidence, a calibration problem) before the accuracy does.
     """
     thresholds = context.thresholds
     finite = np.isfinite(val_loss)
@@ -159,8 +159,12 @@ def detect_overfitting(
         at_best, at_end = _level(accuracy[max(0, best_index - 1) : best_index + 2]), _level(accuracy[-consecutive:])
         error = binomial_error(at_end, context.val_size) or noise_sigma(accuracy[np.isfinite(accuracy)])
         if math.isfinite(at_best) and math.isfinite(at_end) and at_end - at_best >= 2 * error and at_end > at_best:
-            severity = "info"
-            caveat = f"; validation accuracy still rose ({at_best:.3g} -> {at_end:.3g}): over-confidence rather than worse predictions"
+            # The loss overfits while the accuracy does not (yet): over-confidence, a calibration problem. Still
+            # a warning (issue 11): the checkpoint kept by the loss and by the accuracy differ.
+            caveat = (
+                f"; validation accuracy still rose ({at_best:.3g} -> {at_end:.3g}): the loss overfits (over-confident, "
+                "badly calibrated predictions) before the accuracy does"
+            )
     stop = simulate_early_stopping(steps, values, patience=context.patience)
     keep_text = ""
     if stop is not None:
@@ -184,7 +188,7 @@ def detect_overfitting(
         "kept_step": stop.kept_step if stop else None,
         "stop_step": stop.stop_step if stop else None,
     }
-    if severity == "info":
+    if caveat:
         advice = ("Stop on the metric you care about (validation accuracy) rather than the loss.", *advice)
     return [Finding("overfitting", severity, name, best_step, last_step, message, advice, metrics)]  # type: ignore[arg-type]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["detect_divergence", "detect_nan", "detect_spikes", "spike_scores"]
+__all__ = ["detect_divergence", "detect_nan", "detect_spikes", "detect_warmup_rise", "spike_scores"]
 
 import math
 
@@ -341,3 +341,68 @@ def _finding(
         *ADVICE["divergence"],
     )
     return Finding("divergence", severity, name, step, end_step, message, advice, metrics)  # type: ignore[arg-type]
+
+
+def detect_warmup_rise(
+    curve: LossCurve, lr_steps: np.ndarray, lr_values: np.ndarray, *, name: str, context: Context
+) -> list[Finding]:
+    """``divergence`` (warn): the loss bottomed out while a warm-up was still raising the learning rate, then rose.
+
+    A loss that climbs as the learning rate climbs is the classic sign of a peak rate past the edge of
+    stability (tuning playbook, "identifying instability"), not of overfitting: the report says so, and
+    the run's overfitting finding is dropped. Needs the logged learning rate.
+
+    Examples
+    --------
+    >>> from dlcheck.curves.detectors.context import loss_curve
+    >>> steps = np.arange(25.0, 1525.0, 25.0)
+    >>> lr = np.minimum(steps / 500.0, 1.0) * 1e-4
+    >>> loss = np.where(steps < 125, 0.8 - steps / 200, 0.12 + 0.18 * np.clip((steps - 125) / 400, 0, 1))
+    >>> findings = detect_warmup_rise(loss_curve(steps, loss), steps, lr, name="loss", context=Context())
+    >>> findings[0].kind, findings[0].metrics["cause"]
+    ('divergence', 'warm-up')
+    """
+    thresholds = context.thresholds
+    finite = np.isfinite(lr_values)
+    lr_steps, lr_values = lr_steps[finite], lr_values[finite]
+    trend = curve.trend
+    if curve.points < thresholds.min_points or trend.medians.size < 4 or lr_values.size < 3 or not curve.is_log:
+        return []
+    peak = float(lr_values.max())
+    if peak <= 0:
+        return []
+    peak_step = float(lr_steps[int(np.argmax(lr_values >= 0.99 * peak))])
+    smooth = running_median(trend.medians, 3) if trend.medians.size >= 5 else trend.medians
+    best_index = int(np.argmin(smooth))
+    best_step = float(trend.steps[best_index])
+    lr_at_best = float(np.interp(best_step, lr_steps, lr_values))
+    if best_step >= peak_step or lr_at_best > 0.8 * peak:
+        return []
+    # The loss around the end of the warm-up, against its best.
+    after = smooth[(trend.steps >= peak_step * 0.9) & (trend.steps <= peak_step * 1.5 + 1)]
+    if after.size == 0:
+        return []
+    rise = float(np.median(after)) - float(smooth[best_index])
+    if rise < math.log(thresholds.divergence_warn_ratio) + thresholds.divergence_noise_sigmas * trend.sigma:
+        return []
+    best_loss, warm_loss = curve.level(float(smooth[best_index])), curve.level(float(np.median(after)))
+    message = (
+        f"{name} bottomed at {best_loss:.4g} at {context.where(best_step)} while the warm-up was still raising the "
+        f"learning rate ({lr_at_best:.3g} there, {peak:.3g} at {context.where(peak_step)}), then rose to "
+        f"{warm_loss:.4g} ({math.exp(rise):.2g}x) as the rate kept rising: the peak learning rate is too high"
+    )
+    advice = (
+        f"Lower the peak learning rate toward {lr_at_best:.2g} (the rate at the best loss), or run `dlcheck lr-find`.",
+        "Lengthen the warm-up and clip gradients (max_norm 1.0); the rise is instability, not overfitting.",
+        *ADVICE["divergence"][2:],
+    )
+    metrics = {
+        "cause": "warm-up",
+        "best_step": best_step,
+        "best": best_loss,
+        "learning_rate_at_best": lr_at_best,
+        "peak_learning_rate": peak,
+        "peak_step": peak_step,
+        "ratio": math.exp(rise),
+    }
+    return [Finding("divergence", "warn", name, best_step, peak_step, message, advice, metrics)]

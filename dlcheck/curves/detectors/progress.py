@@ -193,12 +193,39 @@ def detect_slow_convergence(curve: LossCurve, *, name: str, context: Context) ->
     first, last = float(curve.steps[0]), float(curve.steps[-1])
     remaining = math.exp(end - start)
     metrics = {"start": curve.level(start), "end": curve.level(end), "remaining_fraction": remaining, "tau": tau}
-    if remaining > thresholds.slow_convergence_progress:
+    chance = context.chance
+    # Slow is a warning only against a known scale: still above half the chance loss after the whole run, or
+    # an accuracy below the underfitting bar and still climbing (note 5.7: poor, and not converged). Without one, a loss still falling at the end is at most info (issue 11: "could train
+    # longer"); and after a decayed learning rate, never advice to raise it.
+    accuracy = context.final_accuracy
+    accuracy_bar = (
+        chance.accuracy + 0.5 * (1.0 - chance.accuracy) if chance is not None else thresholds.underfitting_accuracy
+    )
+    poor = not context.learning_rate_decayed and (
+        (
+            chance is not None
+            and curve.is_log
+            and curve.level(end) >= thresholds.underfitting_chance_fraction * chance.loss
+        )
+        or (accuracy is not None and accuracy < accuracy_bar and context.accuracy_rising)
+    )
+    if remaining > thresholds.slow_convergence_progress and poor:
         message = (
             f"{name} is falling slowly: {curve.level(start):.4g} -> {curve.level(end):.4g} "
             f"({100 * (1 - remaining):.0f}% lower) over the run and still going down steadily at the end"
         )
         return [Finding("slow_convergence", "warn", name, first, last, message, ADVICE["slow_convergence"], metrics)]
+    if remaining > thresholds.slow_convergence_progress:
+        message = (
+            f"{name} was still falling at the end ({curve.level(start):.4g} -> {curve.level(end):.4g}): the run could "
+            "train longer"
+        )
+        advice = (
+            ("Train longer if the budget allows; the learning rate already decayed, so do not raise it.",)
+            if context.learning_rate_decayed
+            else ("Train longer if the budget allows (tuning playbook: the run is compute-bound).",)
+        )
+        return [Finding("slow_convergence", "info", name, first, last, message, advice, metrics)]
     quarter = float(np.median(level[(3 * count) // 4 - 1 : (3 * count) // 4 + 1]))
     tail_tau, tail_p = mann_kendall(level[(3 * count) // 4 :])
     last_quarter_gain = 1.0 - math.exp(end - quarter)
