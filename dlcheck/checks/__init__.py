@@ -4,7 +4,8 @@ Two levels, both importable from here (loaded on first use, so this package impo
 
 - plain PyTorch, for a project's own tests: :func:`check_data`, :func:`check_initial_loss`,
   :func:`check_gradient_flow`, :func:`check_batch_independence`, :func:`check_activation_stats`,
-  :func:`check_overfit_batch`, :func:`check_regularization_effect`;
+  :func:`check_overfit_batch`, :func:`check_regularization_effect`; for sequence models
+  :func:`check_causality` and :func:`check_target_shift`;
 - recipes: :func:`babysit` runs the whole checklist and returns a :class:`ChecklistReport`.
 """
 
@@ -17,11 +18,13 @@ __all__ = [
     "babysit",
     "check_activation_stats",
     "check_batch_independence",
+    "check_causality",
     "check_data",
     "check_gradient_flow",
     "check_initial_loss",
     "check_overfit_batch",
     "check_regularization_effect",
+    "check_target_shift",
     "overall_status",
 ]
 
@@ -34,11 +37,13 @@ _LAZY = {
     "ChecklistReport": "dlcheck.checks.checklist",
     "check_activation_stats": "dlcheck.checks.activation_stats",
     "check_batch_independence": "dlcheck.checks.batch_independence",
+    "check_causality": "dlcheck.checks.causality",
     "check_data": "dlcheck.checks.data_sanity",
     "check_gradient_flow": "dlcheck.checks.gradient_flow",
     "check_initial_loss": "dlcheck.checks.initial_loss",
     "check_overfit_batch": "dlcheck.checks.overfit_batch",
     "check_regularization_effect": "dlcheck.checks.regularization_effect",
+    "check_target_shift": "dlcheck.checks.causality",
 }
 
 

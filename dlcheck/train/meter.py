@@ -33,7 +33,7 @@ class EpochMeter:
         self._window: list[torch.Tensor] = []  # 0-dim losses since the last check
         self._correct: list[torch.Tensor] = []  # 0-dim counts
         self._sizes: list[int] = []
-        self._restored_correct = 0
+        self._restored_correct = 0.0  # float: token sequences count fractions of samples
 
     @property
     def batches(self) -> int:
@@ -65,8 +65,8 @@ class EpochMeter:
         return torch.cat(parts) if parts else torch.zeros(0, device=self.device)
 
     def _correct_total(self) -> torch.Tensor:
-        restored = torch.tensor(self._restored_correct, dtype=torch.long, device=self.device)
-        return torch.stack(self._correct).sum() + restored if self._correct else restored
+        restored = torch.tensor(self._restored_correct, dtype=torch.float64, device=self.device)
+        return torch.stack(self._correct).double().sum() + restored if self._correct else restored
 
     def totals(self) -> torch.Tensor:
         """``[loss sum, correct, samples]`` (float64, on the device) for a cross-process all-reduce."""
@@ -80,7 +80,7 @@ class EpochMeter:
         return {
             "losses": self._all_losses().tolist(),
             "sizes": list(self._sizes),
-            "correct": int(self._correct_total()),
+            "correct": float(self._correct_total()),
         }
 
     def restore(self, state: dict[str, Any] | None) -> None:
@@ -89,4 +89,4 @@ class EpochMeter:
             return
         self._checked = [torch.tensor(state["losses"], dtype=torch.float32, device=self.device)]
         self._sizes = list(state["sizes"])
-        self._restored_correct = int(state["correct"])
+        self._restored_correct = float(state["correct"])

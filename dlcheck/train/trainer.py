@@ -113,7 +113,12 @@ class Trainer:
     def _train(self, s: TrainingSetup) -> TrainResult:
         recipe = self.recipe
         started = time.perf_counter()
-        loss_function = build_loss(recipe.loss, label_smoothing=recipe.regularization.label_smoothing)
+        loss_function = build_loss(
+            recipe.loss,
+            label_smoothing=recipe.regularization.label_smoothing,
+            ignore_index=s.data.ignore_index,
+            sequence=s.data.sequence,
+        )
         classification = is_classification_loss(recipe.loss)
         accumulation = recipe.train.gradient_accumulation
         batches = len(s.train_batcher)
@@ -162,7 +167,7 @@ class Trainer:
                 meter.record(
                     loss.detach(),
                     inputs.shape[0],
-                    count_correct(outputs.detach(), targets, recipe.loss) if classification else None,
+                    count_correct(outputs.detach(), targets, loss_function) if classification else None,
                 )
                 self.events.on_batch(epoch, batch_index)
                 if not steps_optimizer:
@@ -320,17 +325,17 @@ class Trainer:
             return {}
         s.model.eval()
         loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
-        correct = torch.zeros((), device=s.device, dtype=torch.long)
+        correct = torch.zeros((), device=s.device, dtype=torch.float64)  # token sequences count fractions
         seen = 0
         for inputs, targets in s.val_batcher.epoch(0):
             with s.precision.autocast():
                 outputs = s.model(inputs)
                 loss_sum += loss_function(outputs, targets, reduction="sum").double()
             if classification:
-                correct += count_correct(outputs, targets, self.recipe.loss)
+                correct += count_correct(outputs, targets, loss_function)
             seen += inputs.shape[0]
         totals = s.context.all_reduce_sum(
-            torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=s.device, dtype=torch.float64)])
+            torch.stack([loss_sum, correct, torch.tensor(float(seen), device=s.device, dtype=torch.float64)])
         )
         metrics = {"val/loss": float(totals[0] / totals[2])}
         if classification:
