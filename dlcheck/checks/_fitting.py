@@ -17,7 +17,7 @@ import torch
 
 from dlcheck.checks import thresholds
 from dlcheck.checks._probe import single_cpu_thread
-from dlcheck.engine.losses import count_correct, is_classification_loss
+from dlcheck.engine.losses import LossFunction, count_correct, is_classification_loss
 from dlcheck.engine.step import Batch, LossCallable, OptimizerStep, StepPolicy, as_tensor_output
 from dlcheck.engine.tape import LossTape
 from dlcheck.seeding import Purpose, derive_seed, seeded
@@ -71,10 +71,11 @@ def fitting_step(
     correct samples for a classification loss."""
     metric = None
     if is_classification_loss(loss_name):
-        name = str(loss_name)
+        # dlcheck's own loss knows whether its batches are token sequences (accuracy per token then)
+        loss: str | LossFunction = loss_function if isinstance(loss_function, LossFunction) else str(loss_name)
 
         def metric(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            return count_correct(outputs, targets, name)
+            return count_correct(outputs, targets, loss)
 
     return OptimizerStep(
         model, optimizer, loss_function, policy, forward=forward, metric=metric, output=as_tensor_output

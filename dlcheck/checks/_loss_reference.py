@@ -40,17 +40,21 @@ def _evaluate(loss_function: LossCall, outputs: torch.Tensor, targets: torch.Ten
         return float(loss_function(outputs, targets))
 
 
-def _constant_outputs(loss_name: str, outputs: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
+def _constant_outputs(
+    loss_name: str, outputs: torch.Tensor, targets: torch.Tensor, class_axis: int = 1
+) -> list[torch.Tensor]:
     """Candidate best constant outputs (one per output element, broadcast over the batch)."""
     if loss_name == "cross_entropy":
-        # outputs (N, C, *dims), targets (N, *dims) class indices: logits = log of the label prior
-        classes = outputs.shape[1]
+        # outputs (N, C, *dims), or (N, T, V) with class_axis -1; targets (N, *dims) class indices:
+        # logits = log of the label prior (for tokens, the unigram distribution)
+        classes = outputs.shape[class_axis]
         labels = targets[(targets >= 0) & (targets < classes)].long().reshape(-1)
         counts = torch.bincount(labels.cpu(), minlength=classes).double() if labels.numel() else None
         if counts is None:
             return []
         log_prior = (counts.clamp(min=0.5) / counts.clamp(min=0.5).sum()).log().to(outputs.dtype)
-        shape = [1, classes] + [1] * (outputs.ndim - 2)
+        shape = [1] * outputs.ndim
+        shape[class_axis] = classes
         return [log_prior.to(outputs.device).reshape(shape).expand_as(outputs)]
     matched = targets.to(outputs.dtype).reshape(outputs.shape) if targets.numel() == outputs.numel() else None
     if matched is None:
@@ -64,7 +68,7 @@ def _constant_outputs(loss_name: str, outputs: torch.Tensor, targets: torch.Tens
 
 
 def loss_reference(
-    loss_name: str, loss_function: LossCall, outputs: torch.Tensor, targets: torch.Tensor
+    loss_name: str, loss_function: LossCall, outputs: torch.Tensor, targets: torch.Tensor, *, class_axis: int = 1
 ) -> LossReference:
     """Chance and prior-optimal losses for these targets, and the output scale a sane init gives.
 
@@ -78,6 +82,8 @@ def loss_reference(
         The model's outputs on this batch (only their shape, dtype and device are used).
     targets : torch.Tensor
         The batch's targets.
+    class_axis : int
+        The classes' axis of cross-entropy outputs: 1 (torch's convention) or -1 (sequence logits (N, T, V)).
 
     Examples
     --------
@@ -90,7 +96,8 @@ def loss_reference(
     """
     chance = _evaluate(loss_function, torch.zeros_like(outputs), targets)
     candidates = [
-        _evaluate(loss_function, constant, targets) for constant in _constant_outputs(loss_name, outputs, targets)
+        _evaluate(loss_function, constant, targets)
+        for constant in _constant_outputs(loss_name, outputs, targets, class_axis)
     ]
     prior = min([chance, *candidates])
     if loss_name in ("cross_entropy", "bce_with_logits"):

@@ -58,13 +58,27 @@ def _chunk_losses(loss_function: Callable[..., Any], outputs: torch.Tensor, targ
         ]
 
 
-def _output_problem(loss_name: str, outputs: torch.Tensor) -> tuple[Status, str, str] | None:
+def _class_axis(loss_function: Any, outputs: torch.Tensor, targets: torch.Tensor) -> int:
+    """Where the classes are: 1 as torch's cross_entropy wants them, or -1 for sequence logits (B, T, V).
+
+    A loss function that says ``sequence`` (dlcheck's) decides; otherwise the shapes do when only one reading
+    fits, and torch's convention wins a tie.
+    """
+    if getattr(loss_function, "sequence", False):
+        return -1
+    one_more = outputs.ndim == targets.ndim + 1 and outputs.ndim >= 3
+    classes_last = one_more and tuple(outputs.shape[:-1]) == tuple(targets.shape)
+    classes_second = one_more and tuple(outputs.shape[2:]) == tuple(targets.shape[1:])
+    return -1 if classes_last and not classes_second else 1
+
+
+def _output_problem(loss_name: str, outputs: torch.Tensor, class_axis: int = 1) -> tuple[Status, str, str] | None:
     """Outputs that are not logits: probabilities, or never negative."""
     if loss_name not in ("cross_entropy", "bce_with_logits") or outputs.numel() == 0:
         return None
     low, high = float(outputs.min()), float(outputs.max())
-    if loss_name == "cross_entropy" and outputs.ndim >= 2 and outputs.shape[1] > 1 and low >= 0.0:
-        sums = outputs.sum(dim=1)
+    if loss_name == "cross_entropy" and outputs.ndim >= 2 and outputs.shape[class_axis] > 1 and low >= 0.0:
+        sums = outputs.sum(dim=class_axis)
         if bool(((sums - 1.0).abs() <= thresholds.PROBABILITY_SUM_TOLERANCE).all()):
             return (
                 "fail",
@@ -124,13 +138,14 @@ def _judge(
             metrics,
             ["Check the targets (NaN, or labels outside the outputs) and the loss function's inputs."],
         )
-    reference = loss_reference(loss_name, loss_function, outputs, targets)
+    axis = _class_axis(loss_function, outputs, targets)
+    reference = loss_reference(loss_name, loss_function, outputs, targets, class_axis=axis)
     ratio = measured / reference.chance if reference.chance > 0 else float("inf")
     margin = thresholds.NOISE_STANDARD_ERRORS * standard_error
     scale = implied_output_scale(loss_function, outputs, targets, measured, seed=seed)
     scale_low = implied_output_scale(loss_function, outputs, targets, measured - margin, seed=seed)
     relative_scale = scale_low / reference.reference_scale
-    centred = outputs - outputs.mean(dim=1, keepdim=True) if loss_name == "cross_entropy" else outputs
+    centred = outputs - outputs.mean(dim=axis, keepdim=True) if loss_name == "cross_entropy" else outputs
     metrics.update(
         expected=reference.chance,
         ratio=ratio,
@@ -140,9 +155,9 @@ def _judge(
         output_std=float(centred.float().std()) if centred.numel() > 1 else 0.0,
     )
     if loss_name == "cross_entropy" and outputs.ndim >= 2:
-        metrics["num_classes"] = int(outputs.shape[1])
-    chance_words = _chance_words(loss_name, outputs, reference.chance)
-    problem = _output_problem(loss_name, outputs)
+        metrics["num_classes"] = int(outputs.shape[axis])
+    chance_words = _chance_words(loss_name, outputs, reference.chance, axis)
+    problem = _output_problem(loss_name, outputs, axis)
     if problem is not None and problem[0] == "fail":
         return CheckResult(NAME, "fail", problem[1], metrics, [problem[2]])
 
@@ -185,9 +200,9 @@ def _judge(
     return CheckResult(NAME, "pass", summary, metrics, [])
 
 
-def _chance_words(loss_name: str, outputs: torch.Tensor, chance: float) -> str:
+def _chance_words(loss_name: str, outputs: torch.Tensor, chance: float, class_axis: int = 1) -> str:
     if loss_name == "cross_entropy" and outputs.ndim >= 2:
-        return f"log {outputs.shape[1]} classes"
+        return f"log {outputs.shape[class_axis]} classes"
     if loss_name == "bce_with_logits":
         return "ln 2 per output"
     return {"mse": "mean of y²", "l1": "mean of |y|", "huber": "Huber loss of zero outputs"}.get(
@@ -223,7 +238,8 @@ def check_initial_loss(
         ``(N, ...)`` on the model's device, as the model receives them. A few hundred samples make a
         precise verdict; the standard error is estimated from chunks of them.
     targets : torch.Tensor
-        ``(N,)`` class indices, or targets shaped like the outputs.
+        ``(N,)`` class indices, or targets shaped like the outputs; ``(N, T)`` next tokens for ``(N, T, V)``
+        sequence logits (the classes are last when the loss says ``sequence`` or only that reading fits).
     loss_function : callable
         ``loss_function(outputs, targets) -> mean loss``: a torch loss module or function, or dlcheck's.
     loss_name : {"cross_entropy", "bce_with_logits", "mse", "l1", "huber"}, optional

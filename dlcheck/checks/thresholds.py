@@ -226,3 +226,32 @@ REGULARIZATION_IDENTICAL_TOLERANCE = 1e-6
 #: (a regulariser that leaves less than half of the fit possible on a few samples would stop real training
 #: too); less means the regularisation is too strong or mis-wired.
 REGULARIZATION_MIN_DECREASE = 0.5
+
+# ------------------------------------------------------------------------------------------------ causality
+
+#: Positions probed: the output at each is back-propagated to every input position (Karpathy's "use backprop
+#: to chart dependencies"); 0 and 1 catch most leaks, the rest spread over the window.
+CAUSALITY_PROBES = 6
+#: Gradient reaching later positions, relative to the largest gradient reaching the position itself or earlier
+#: ones, above which the output sees the future. A causal model gives exactly 0 (masked attention scores are
+#: -inf or underflow to a weight of exactly 0; a recurrence has no path back); a leak gives order 1. The
+#: batch_independence tolerance, for the same reason.
+CAUSALITY_GRADIENT_TOLERANCE = GRADIENT_LEAK_TOLERANCE
+#: |output with the later tokens changed - output| at the probed and earlier positions, relative to the
+#: outputs' root-mean-square. Same shapes run the same kernels, so a causal model gives the same values to
+#: the last bit in float32 (1e-4 leaves room for reduced-precision kernels); a leak changes them by 1e-2 to 1.
+CAUSALITY_FORWARD_TOLERANCE = 1e-4
+#: On one token repeated at every position, the outputs must differ across positions by more than this,
+#: relative to their root-mean-square: a model without positions (attention over a set of identical tokens)
+#: gives the same value up to float rounding (about 1e-7); positions, a recurrence or a convolution's padding
+#: make them differ by 1e-3 or more.
+POSITION_SPREAD_TOLERANCE = 1e-5
+
+# --------------------------------------------------------------------------------------------- target_shift
+
+#: Share of the positions where ``targets[:, t] == inputs[:, t + k]`` above which the targets are the inputs
+#: shifted by k. A true shift matches everywhere (1.0); chance matches in natural text are a few percent (a
+#: doubled letter); 0.99 leaves room for a few corrupted windows.
+TARGET_SHIFT_MATCH = 0.99
+#: Shifts tried on each side of 0.
+TARGET_SHIFT_RANGE = 3

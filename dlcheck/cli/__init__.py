@@ -10,5 +10,5 @@ from __future__ import annotations
 
 __all__ = ["app", "main"]
 
-from dlcheck.cli import checks, diagnose, keypoints, lr_find, recipe, train  # noqa: F401  (registers the commands)
+from dlcheck.cli import checks, diagnose, keypoints, lr_find, recipe, sample, train  # noqa: F401  (registers the commands)
 from dlcheck.cli._app import app, main

@@ -5,12 +5,15 @@ from __future__ import annotations
 __all__ = ["DataBundle", "TensorPair", "split_size"]
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset
 
 from dlcheck.data.normalization import Normalization
+
+if TYPE_CHECKING:
+    from dlcheck.data.text import Vocabulary
 
 TensorPair = tuple[torch.Tensor, torch.Tensor]  # (inputs (N, *sample_shape), targets (N, *target_shape))
 Split = TensorPair | Dataset
@@ -58,6 +61,13 @@ class DataBundle:
         ``"digits"``, ``"spirals"``, ``"npz"``, ``"image_folder"``, ``"factory"``, ...
     notes : list of str
         Caveats worth a line in the report (e.g. classes counted from a sample of a Dataset).
+    sequence : bool
+        Token sequences: inputs ``(N, T)`` token ids, targets ``(N, T)`` the token at each next position,
+        ``num_classes`` the vocabulary size V; a model outputs ``(N, T, V)`` logits, the class axis last.
+    vocabulary : Vocabulary or None
+        How token ids map back to text (``text`` source); ``None`` otherwise.
+    ignore_index : int or None
+        The target id that marks padding in token sequences (``data.ignore_index``).
     """
 
     train: TensorPair | Dataset
@@ -68,6 +78,19 @@ class DataBundle:
     normalization: Normalization | None
     source: str
     notes: list[str] = field(default_factory=list)
+    sequence: bool = False
+    vocabulary: Vocabulary | None = None
+    ignore_index: int | None = None
+
+    @property
+    def vocabulary_size(self) -> int | None:
+        """V, the number of token ids, for token sequences; ``None`` otherwise."""
+        return self.num_classes if self.sequence else None
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype of the inputs held in memory (token ids are int64); float32 for Datasets."""
+        return self.train[0].dtype if isinstance(self.train, tuple) else torch.float32
 
     @property
     def in_memory(self) -> bool:
@@ -76,9 +99,10 @@ class DataBundle:
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for the report: sizes, shapes, classes and where the data came from."""
+        task = "regression" if self.num_classes is None else "classification"
         summary: dict[str, Any] = {
             "source": self.source,
-            "task": "regression" if self.num_classes is None else "classification",
+            "task": "sequence" if self.sequence else task,
             "train_size": split_size(self.train),
             "val_size": split_size(self.val),
             "input_shape": list(self.input_shape),
@@ -88,6 +112,11 @@ class DataBundle:
             "normalization": None,
             "notes": list(self.notes),
         }
+        if self.sequence:
+            summary["vocabulary_size"] = self.num_classes
+            summary["context_length"] = self.input_shape[0] if self.input_shape else None
+            summary["tokens"] = self.vocabulary.describe() if self.vocabulary is not None else None
+            return summary  # no per-class counts: V of them say nothing a reader needs
         if self.normalization is not None:
             summary["normalization"] = "per channel" if len(self.input_shape) >= 2 else "per feature"
         if self.num_classes is not None:

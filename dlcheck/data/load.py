@@ -19,7 +19,7 @@ from dlcheck.data._dataset_scan import DatasetScan, scan_dataset
 from dlcheck.data._paths import resolve_data_path
 from dlcheck.data._targets import count_classes
 from dlcheck.data.array_files import read_npz, read_pt
-from dlcheck.data.augment import check_augment_shape
+from dlcheck.data.augment import augment_is_active, check_augment_shape
 from dlcheck.data.bundle import DataBundle, Split, split_size
 from dlcheck.data.csv_file import read_csv
 from dlcheck.data.digits import load_digits
@@ -29,10 +29,11 @@ from dlcheck.data.normalization import Normalization, normalization_from_tensor
 from dlcheck.data.shapes import make_shapes
 from dlcheck.data.split import split_indices
 from dlcheck.data.synthetic import make_points
+from dlcheck.data.text import read_text_tokens, split_token_stream, token_windows
 from dlcheck.errors import DataError
 from dlcheck.recipe.schema import FILE_SOURCES, SYNTHETIC_SOURCES, DataConfig
 
-SOURCES = ("digits", *SYNTHETIC_SOURCES, *FILE_SOURCES, "factory")
+SOURCES = ("digits", *SYNTHETIC_SOURCES, *FILE_SOURCES, "text", "factory")
 STATISTICS_SAMPLE = 2048  # Dataset items read for normalisation statistics (and labels, when not exposed)
 
 
@@ -134,6 +135,75 @@ def _from_image_folder(config: DataConfig, *, seed: int, directory: Path) -> Dat
     )
 
 
+def _from_text(config: DataConfig, *, directory: Path) -> DataBundle:
+    """Token windows of a text file: the splits are contiguous blocks of the token stream, cut before windowing."""
+    assert config.context_length is not None  # a recipe rule requires it for source: text
+    path = None if config.path is None else resolve_data_path(config.path, directory=directory, source="text")
+    text = read_text_tokens(
+        path, tokenizer=config.tokenizer, tokenizer_args=dict(config.tokenizer_args), directory=directory
+    )
+    length = config.context_length
+    stride = config.window_stride or length
+    train_tokens, val_tokens = split_token_stream(text.tokens, config.val_fraction)
+    train = token_windows(train_tokens, context_length=length, stride=stride)
+    if train[0].shape[0] == 0:
+        raise DataError(
+            f"data.context_length = {length}: the training block of {text.name} has {train_tokens.numel()} tokens, "
+            f"fewer than context_length + 1 = {length + 1}; use a shorter context_length or more text"
+        )
+    val = None
+    if config.val_fraction > 0:
+        val = token_windows(val_tokens, context_length=length, stride=stride)
+        if val[0].shape[0] == 0:
+            raise DataError(
+                f"data.val_fraction = {config.val_fraction} of the {text.tokens.numel()} tokens of {text.name} leaves "
+                f"{val_tokens.numel()} for validation, fewer than context_length + 1 = {length + 1}; use a larger "
+                "val_fraction, a shorter context_length, or val_fraction: 0 (no validation)"
+            )
+    notes = [
+        f"{text.tokens.numel():,} tokens ({text.vocabulary.describe()}) from {text.name}; validation is the last "
+        f"{val_tokens.numel() if val is not None else 0:,} tokens, one block that shares no text with training"
+    ]
+    return DataBundle(
+        train=train,
+        val=val,
+        input_shape=(length,),
+        num_classes=text.vocabulary.size,
+        class_names=None,
+        normalization=None,  # token ids are indices, never standardised
+        source="text",
+        notes=notes,
+        sequence=True,
+        vocabulary=text.vocabulary,
+        ignore_index=config.ignore_index,
+    )
+
+
+def _token_sequences(train: Split, val: Split | None, ignore_index: int | None) -> int | None:
+    """The vocabulary size when a factory returns token sequences: integer (N, T) inputs and (N, T) targets.
+
+    Returns ``None`` for anything else (then the targets are class labels or regression values).
+    """
+    splits = [split for split in (train, val) if split is not None]
+    if not all(isinstance(split, tuple) for split in splits):
+        return None
+    pairs = [split for split in splits if isinstance(split, tuple)]
+    for inputs, targets in pairs:
+        integer = not inputs.is_floating_point() and not targets.is_floating_point()
+        if not (integer and inputs.ndim == 2 and inputs.shape == targets.shape):
+            return None
+    largest, smallest = 0, 0
+    for inputs, targets in pairs:
+        counted = targets if ignore_index is None else targets[targets != ignore_index]
+        for values in (inputs, counted):
+            if values.numel():
+                largest, smallest = max(largest, int(values.max())), min(smallest, int(values.min()))
+    if smallest < 0:
+        hint = "" if ignore_index is not None else "; mark padding targets with data.ignore_index"
+        raise DataError(f"data.factory: token ids must be 0, 1, 2, ...; found the id {smallest}{hint}")
+    return largest + 1
+
+
 def _exposed_targets(dataset: Any) -> torch.Tensor | None:
     # torchvision-style datasets expose all labels as `.targets`: exact class counts without reading samples.
     targets = getattr(dataset, "targets", None)
@@ -161,6 +231,20 @@ def _split_facts(
 def _from_factory(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
     assert config.factory is not None
     train, val = load_factory(config.factory, dict(config.args), directory=directory)
+    vocabulary_size = _token_sequences(train, val, config.ignore_index)
+    if vocabulary_size is not None:
+        return DataBundle(
+            train=train,
+            val=val,
+            input_shape=tuple(train[0].shape[1:]),
+            num_classes=vocabulary_size,
+            class_names=None,
+            normalization=None,
+            source="factory",
+            notes=[f"token sequences: integer inputs and next-token targets, {vocabulary_size} token ids"],
+            sequence=True,
+            ignore_index=config.ignore_index,
+        )
     auto = config.normalize == "auto"
     input_shape, train_targets, train_scan = _split_facts(train, name="train", seed=seed, statistics=auto)
     all_targets = [train_targets]
@@ -248,9 +332,22 @@ def load_data(config: DataConfig, *, seed: int, directory: Path) -> DataBundle:
         bundle = _from_factory(config, seed=seed, directory=directory)
     elif config.source == "image_folder":
         bundle = _from_image_folder(config, seed=seed, directory=directory)
+    elif config.source == "text":
+        bundle = _from_text(config, directory=directory)
     else:
         assert config.source is not None
         inputs, targets, names = _read_in_memory(config, seed=seed, directory=directory)
         bundle = _from_tensors(inputs, targets, names, config, seed=seed, source=config.source)
+    if config.ignore_index is not None and not bundle.sequence:
+        raise DataError(
+            f"data.ignore_index = {config.ignore_index}: ignoring a target id works for token sequences (source text, "
+            "or a factory returning integer (N, T) inputs and targets), and these data have one label per sample; "
+            "remove `ignore_index` (drop unlabelled samples in the data instead)"
+        )
+    if bundle.sequence and augment_is_active(config.augment):
+        raise DataError(
+            "data.augment: augmentation works on images, and these data are token ids, which cannot be flipped, "
+            "cropped or noised; remove `augment`"
+        )
     check_augment_shape(config.augment, bundle.input_shape)
     return bundle

@@ -42,8 +42,14 @@ def build_data_and_model(loaded: LoadedRecipe, *, check: bool = True) -> BuiltRe
     data = load_data(recipe.data, seed=recipe.seed, directory=loaded.directory)
     if check:  # before the model: bad data fails fast
         check_trainable(data, recipe)
-    model = build_model(recipe.model, data.input_shape, seed=recipe.seed, directory=loaded.directory)
-    summary = summarize_model(model, data.input_shape)
+    model = build_model(
+        recipe.model,
+        data.input_shape,
+        seed=recipe.seed,
+        directory=loaded.directory,
+        vocabulary_size=data.vocabulary_size,
+    )
+    summary = summarize_model(model, data.input_shape, input_dtype=data.input_dtype)
     if check:
         check_built(data, summary, recipe)
     return BuiltRecipe(data, model, summary, recipe_warnings(recipe, data))
@@ -63,6 +69,7 @@ def check_built(data: DataBundle, summary: ModelSummary, recipe: Recipe, *, trai
         num_classes=data.num_classes,
         loss=recipe.loss,
         target_shape=_target_shape(data.train),
+        sequence=data.sequence,
     )
 
 

@@ -94,14 +94,17 @@ class RecipeParts:
     def loss_function(self, *, regularized: bool = True) -> LossFunction:
         """The recipe's loss; ``regularized=False`` drops label smoothing."""
         smoothing = self.recipe.regularization.label_smoothing if regularized else 0.0
-        return build_loss(self.loss_name, label_smoothing=smoothing)
+        data = self.data
+        return build_loss(
+            self.loss_name, label_smoothing=smoothing, ignore_index=data.ignore_index, sequence=data.sequence
+        )
 
     def metric(self) -> Metric | None:
         """Which samples of a batch are right, for a classification loss (:func:`~dlcheck.engine.losses.correct_samples`):
         the sum over an epoch is its correct count, taken once at the end rather than once per batch."""
         if not self.classification:
             return None
-        return functools.partial(_correct_samples, loss_name=self.loss_name)
+        return functools.partial(_correct_samples, loss=self.loss_function(regularized=False))
 
     def fresh_model(self, seed: int | None = None) -> nn.Module:
         """A new model on :attr:`device`, initialised exactly as training would (same seed: same weights)."""
@@ -110,6 +113,7 @@ class RecipeParts:
             self.data.input_shape,
             seed=self.recipe.seed if seed is None else seed,
             directory=self.loaded.directory,
+            vocabulary_size=self.data.vocabulary_size,
         )
         return model.to(self.device)
 
@@ -280,8 +284,8 @@ class RecipeParts:
         return max(1, math.ceil(self.train_size() / self.recipe.train.batch_size))
 
 
-def _correct_samples(outputs: torch.Tensor, targets: torch.Tensor, *, loss_name: str) -> torch.Tensor:
-    return correct_samples(outputs, targets, loss_name)
+def _correct_samples(outputs: torch.Tensor, targets: torch.Tensor, *, loss: LossFunction) -> torch.Tensor:
+    return correct_samples(outputs, targets, loss)
 
 
 def prepare_parts(loaded: LoadedRecipe, *, device: str | None = None, check: bool = True) -> RecipeParts:

@@ -17,6 +17,7 @@ from dlcheck.errors import ModelError
 from dlcheck.limits import check_memory
 from dlcheck.model.factory_model import build_factory_model
 from dlcheck.model.init import initialize_factory_model
+from dlcheck.model.layers import Layout
 from dlcheck.model.stack import build_layer_stack
 from dlcheck.recipe.schema import InitConfig, ModelConfig
 from dlcheck.seeding import seeded
@@ -24,7 +25,9 @@ from dlcheck.seeding import seeded
 _COPIES_TO_TRAIN = 4  # weights, gradients and two optimiser moments (Adam), as float32
 
 
-def _check_model_size(config: ModelConfig, shape: tuple[int, ...], init: InitConfig) -> None:
+def _check_model_size(
+    config: ModelConfig, shape: tuple[int, ...], init: InitConfig, layout: Layout, vocabulary_size: int | None
+) -> None:
     """Count the layer list's parameters on the meta device (no memory) before building it for real.
 
     ``out: 2000000000`` is a valid number but a 512 GB layer; without this the allocator fails with a
@@ -32,7 +35,7 @@ def _check_model_size(config: ModelConfig, shape: tuple[int, ...], init: InitCon
     """
     assert config.layers is not None
     with torch.device("meta"):
-        meta, _ = build_layer_stack(config.layers, shape, init=init)
+        meta, _ = build_layer_stack(config.layers, shape, init=init, layout=layout, vocabulary_size=vocabulary_size)
     elements = sum(tensor.numel() for tensor in (*meta.parameters(), *meta.buffers()))
     check_memory(
         elements * 4 * _COPIES_TO_TRAIN,
@@ -42,7 +45,14 @@ def _check_model_size(config: ModelConfig, shape: tuple[int, ...], init: InitCon
     )
 
 
-def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int, directory: Path) -> nn.Module:
+def build_model(
+    config: ModelConfig,
+    input_shape: tuple[int, ...],
+    *,
+    seed: int,
+    directory: Path,
+    vocabulary_size: int | None = None,
+) -> nn.Module:
     """Build and initialise the model of ``config`` for samples of ``input_shape``.
 
     Parameters
@@ -55,6 +65,8 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
         Seeds construction and initialisation; the caller's global RNG state is left untouched.
     directory : pathlib.Path
         The recipe's folder, where ``model.factory`` modules are looked up first.
+    vocabulary_size : int or None
+        For token data: V, and ``input_shape`` is ``(T,)`` token ids, which an ``embedding`` layer takes first.
 
     Returns
     -------
@@ -92,8 +104,11 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], *, seed: int,
         if config.layers is not None:
             # InitConfig's defaults: kaiming_normal weights, zero biases
             init = config.init or InitConfig.model_validate({})
-            _check_model_size(config, shape, init)
-            stack, _ = build_layer_stack(config.layers, shape, init=init)
+            layout: Layout = "tokens" if vocabulary_size is not None else "plain"
+            _check_model_size(config, shape, init, layout, vocabulary_size)
+            stack, _ = build_layer_stack(
+                config.layers, shape, init=init, layout=layout, vocabulary_size=vocabulary_size
+            )
             return stack
         assert config.factory is not None  # the schema requires exactly one of layers / factory
         model = build_factory_model(config.factory, dict(config.args), directory=directory)

@@ -19,6 +19,13 @@ gelu, silu, elu, prelu          ``relu``: the usual approximation, as all four a
 none (e.g. the last layer)      ``linear`` (gain 1)
 ==============================  ==================================================================
 
+Sequence layers: token embeddings and learned positions get ``normal`` with ``std``, torch's N(0, 1) for
+``default``, and otherwise N(0, 1/D): vectors of unit expected norm, so that a head tied to the embedding
+starts with logits of standard deviation about 1 (GPT-2's 0.02 at D = 768 is about 0.55/sqrt(D)). Inside a
+transformer block the query-key-value and output projections take the gain of no activation and the MLP's
+first layer that of its GELU; a language-model head is a last layer (gain 1) unless it is tied, when it is the
+embedding. Recurrent layers keep torch's own initialisation (uniform in +-1/sqrt(hidden)).
+
 The next activation of a layer is the first activation after it in the same layer list, looking past
 norm, dropout, pooling and flatten layers but not past another linear, convolution or residual layer
 (``linear, linear, relu``: the first linear has no activation). At the end of a residual body the block's
@@ -44,7 +51,7 @@ from torch import nn
 
 from dlcheck.recipe.schema import ACTIVATION_TYPES, InitConfig
 
-_WEIGHTED_TYPES = ("linear", "conv1d", "conv2d", "residual")
+_WEIGHTED_TYPES = ("linear", "conv1d", "conv2d", "residual", "embedding", "transformer_block", "gru", "lstm", "lm_head")
 
 
 class Nonlinearity(NamedTuple):
@@ -159,11 +166,50 @@ def _initialize_bias(bias: torch.Tensor | None, config: InitConfig) -> None:
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
+def _initialize_vectors(weight: torch.Tensor, config: InitConfig) -> None:
+    """Token embeddings and learned positions, ``(rows, D)``: see the module docstring."""
+    with torch.no_grad():
+        if config.weight == "default":
+            nn.init.normal_(weight)  # torch's nn.Embedding default, N(0, 1)
+        elif config.weight == "normal":
+            nn.init.normal_(weight, mean=0.0, std=config.std)
+        else:
+            nn.init.normal_(weight, mean=0.0, std=weight.shape[-1] ** -0.5)
+
+
+def _initialize_sequence_module(module: nn.Module, config: InitConfig) -> bool:
+    """The sequence layers of :mod:`dlcheck.model.sequence`; ``False`` for any other module."""
+    from dlcheck.model.sequence import LanguageModelHead, LearnedPositions, TransformerBlock
+
+    if isinstance(module, (nn.Embedding, LearnedPositions)):
+        _initialize_vectors(module.weight, config)
+        return True
+    if isinstance(module, TransformerBlock):
+        linear = Nonlinearity("linear")
+        for layer, nonlinearity in (
+            (module.attention.qkv, linear),
+            (module.attention.projection, linear),
+            (module.mlp[0], Nonlinearity("relu")),  # followed by a GELU
+            (module.mlp[2], linear),
+        ):
+            initialize_module(layer, config, nonlinearity)
+        for norm in (module.norm1, module.norm2):
+            initialize_module(norm, config, linear)
+        return True
+    if isinstance(module, LanguageModelHead):
+        if not module.tied:  # a tied weight is the embedding's, initialised there
+            initialize_weight(module.weight, config.weight, Nonlinearity("linear"), std=config.std)
+        _initialize_bias(module.bias, config)
+        return True
+    return False
+
+
 def initialize_module(module: nn.Module, config: InitConfig, nonlinearity: Nonlinearity) -> None:
     """Initialise one module (not its children) following ``config``.
 
     Linear and convolution layers get ``config.weight`` with ``nonlinearity`` and ``config.bias``; batch,
-    instance, layer and group norms get weight 1 and bias 0; every other module is left alone.
+    instance, layer and group norms get weight 1 and bias 0; embeddings and dlcheck's sequence layers follow
+    the module docstring; every other module is left alone.
 
     Parameters
     ----------
@@ -175,6 +221,8 @@ def initialize_module(module: nn.Module, config: InitConfig, nonlinearity: Nonli
     if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
         initialize_weight(module.weight, config.weight, nonlinearity, std=config.std)
         _initialize_bias(module.bias, config)
+    elif _initialize_sequence_module(module, config):
+        return
     elif isinstance(module, _NORMS):
         with torch.no_grad():
             if getattr(module, "weight", None) is not None:
@@ -184,7 +232,7 @@ def initialize_module(module: nn.Module, config: InitConfig, nonlinearity: Nonli
 
 
 def initialize_factory_model(model: nn.Module, config: InitConfig) -> None:
-    """Initialise every linear, convolution and norm layer of a user's model.
+    """Initialise every linear, convolution, embedding and norm layer of a user's model.
 
     A factory model has no layer list to read the next activation from, so every linear and convolution
     layer is treated as followed by a relu: kaiming gets ``nonlinearity='relu'`` and xavier and orthogonal

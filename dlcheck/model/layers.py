@@ -7,18 +7,22 @@ initialisation are known before any data flows, and that a layer which cannot ta
 with the recipe key, not later inside a matmul.
 
 Shapes are per sample, without the batch dimension: ``(F,)`` feature vectors, ``(C, L)`` signals and
-``(C, H, W)`` images. ``residual`` is not here: its body needs the whole stack builder, so it is handled by
+``(C, H, W)`` images. Token sequences have a *layout* of their own (:data:`Layout`): ``(T,)`` token ids from
+the data, which only an ``embedding`` takes, then ``(T, D)`` with the features *last*, one vector per
+position; there ``linear`` and ``layernorm`` act on each position alone (a layer norm over the whole
+``(T, D)`` sample would let every position see the future) and channels-first layers (convolutions,
+pooling, batch norm) are refused. ``residual`` is not here: its body needs the whole stack builder, so it is handled by
 :mod:`dlcheck.model.stack` (which also inserts the flatten a linear layer needs on a ``(C, ...)`` input).
 """
 
 from __future__ import annotations
 
-__all__ = ["LAYER_BUILDERS", "BuiltLayer", "LayerBuilder", "LayerContext", "flat_size"]
+__all__ = ["LAYER_BUILDERS", "BuiltLayer", "LayerBuilder", "LayerContext", "Layout", "check_layout", "flat_size"]
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from torch import nn
 
@@ -26,6 +30,8 @@ from dlcheck.errors import ModelError
 from dlcheck.recipe import schema_layers as schema
 
 Shape = tuple[int, ...]
+Layout = Literal["plain", "tokens", "sequence"]
+"""``plain``: features, signals or images; ``tokens``: (T,) token ids; ``sequence``: (T, D), features last."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,12 @@ class LayerContext:
     flattened_by : tuple of (str, str) or None
         Path and type of the layer that turned an image or signal into a vector, e.g.
         ``("model.layers.2", "flatten")``; ``None`` when the input is not a vector or came as one.
+    layout : {"plain", "tokens", "sequence"}
+        What the shape means (:data:`Layout`).
+    vocabulary_size : int or None
+        V, for token sequences.
+    embedding : torch.nn.Embedding or None
+        The stack's token embedding, built before this layer (what ``lm_head`` with ``tie`` shares).
     """
 
     path: str
@@ -52,6 +64,9 @@ class LayerContext:
     shape: Shape
     origin: str
     flattened_by: tuple[str, str] | None = None
+    layout: Layout = "plain"
+    vocabulary_size: int | None = None
+    embedding: nn.Embedding | None = None
 
     def error(self, problem: str, fix: str) -> ModelError:
         """A :class:`ModelError` naming this layer, its type, the problem and the fix."""
@@ -60,11 +75,13 @@ class LayerContext:
 
 @dataclass
 class BuiltLayer:
-    """A concrete module, the per-sample shape it outputs and the kind shown in the summary."""
+    """A concrete module, the per-sample shape it outputs, the kind shown in the summary, and the layout it
+    outputs (``None``: the layout it received)."""
 
     module: nn.Module
     shape: Shape
     kind: str
+    layout: Layout | None = None
 
 
 LayerBuilder = Callable[[Any, LayerContext], BuiltLayer]
@@ -158,6 +175,9 @@ def _shrink(context: LayerContext, sides: Shape, kernel: int, stride: int, paddi
 
 
 def _linear(spec: schema.Linear, context: LayerContext) -> BuiltLayer:
+    if context.layout == "sequence":  # (T, D) -> (T, out): the same linear map at every position
+        length, features = context.shape
+        return BuiltLayer(nn.Linear(features, spec.out, bias=spec.bias), (length, spec.out), spec.type)
     # the stack builder has already inserted a flatten before a linear layer on a (C, ...) input
     _require_rank(context, (1,), "a feature vector (F,)")
     return BuiltLayer(nn.Linear(context.shape[0], spec.out, bias=spec.bias), (spec.out,), spec.type)
@@ -200,6 +220,8 @@ def _batchnorm2d(spec: schema.BatchNorm2d, context: LayerContext) -> BuiltLayer:
 
 
 def _layernorm(spec: schema.LayerNorm, context: LayerContext) -> BuiltLayer:
+    if context.layout == "sequence":  # each position alone: over (T, D) the statistics would carry the future
+        return BuiltLayer(nn.LayerNorm(context.shape[-1]), context.shape, spec.type)
     # Normalises over the whole sample: the last dim for (F,), all of (C, H, W) for images, with one
     # weight and bias per value (as nn.LayerNorm([C, H, W]) does). Use groupnorm with groups 1 for the
     # per-channel-affine variant.
@@ -267,7 +289,7 @@ def _adaptive_pool(spec: Any, context: LayerContext) -> BuiltLayer:
 
 def _flatten(spec: schema.Flatten, context: LayerContext) -> BuiltLayer:
     # nn.Flatten keeps the batch dim: (N, C, H, W) → (N, C*H*W)
-    return BuiltLayer(nn.Flatten(), (flat_size(context.shape),), spec.type)
+    return BuiltLayer(nn.Flatten(), (flat_size(context.shape),), spec.type, layout="plain")
 
 
 def _activation(spec: Any, context: LayerContext) -> BuiltLayer:
@@ -279,7 +301,9 @@ def _activation(spec: Any, context: LayerContext) -> BuiltLayer:
     elif spec.type == "prelu":
         # One learned slope per channel for (C, L) and (C, H, W) inputs, one shared slope for feature
         # vectors (F,), as in He et al. 2015 ("channel-wise" and "channel-shared" variants).
-        module = nn.PReLU(num_parameters=context.shape[0] if len(context.shape) >= 2 else 1)
+        # A sequence (T, D) shares one slope: nn.PReLU's per-channel slopes are for channels first.
+        channel_wise = len(context.shape) >= 2 and context.layout == "plain"
+        module = nn.PReLU(num_parameters=context.shape[0] if channel_wise else 1)
     else:
         classes: dict[str, type[nn.Module]] = {
             "relu": nn.ReLU,
@@ -291,6 +315,128 @@ def _activation(spec: Any, context: LayerContext) -> BuiltLayer:
         }
         module = classes[spec.type]()
     return BuiltLayer(module, context.shape, spec.type)
+
+
+# ------------------------------------------------------------------------------------ token sequences
+
+# Layers that act on each position's features (or, for flatten and residual, keep to their contract) and so
+# work on (T, D); channels-first layers would take the positions for channels.
+_SEQUENCE_LAYERS = (
+    "linear",
+    "layernorm",
+    "dropout",
+    "flatten",
+    "residual",
+    *schema.ACTIVATION_TYPES,
+    *schema.SEQUENCE_LAYER_TYPES,
+)
+_SEQUENCE_START = "{type: embedding, dim: 64}"
+
+
+def check_layout(context: LayerContext) -> None:
+    """Refuse a layer that cannot take the layout it receives: token ids need an embedding first, sequence
+    layers need a sequence, channels-first layers cannot take one.
+
+    Raises
+    ------
+    ModelError
+        Naming the layer, what it received and the fix.
+    """
+    kind, layout = context.type, context.layout
+    if layout == "tokens" and kind != "embedding":
+        raise context.error(
+            f"receives token ids {context.shape} {context.origin}, integers that index a vocabulary",
+            f"start the model with an embedding layer, e.g. {_SEQUENCE_START}",
+        )
+    if kind == "embedding" and layout != "tokens":
+        raise context.error(
+            f"takes token ids, but receives {context.shape} {context.origin}",
+            "use an embedding as the first layer only, on token data (data.source text, or a factory returning "
+            "integer (N, T) inputs and targets)",
+        )
+    if kind in schema.SEQUENCE_LAYER_TYPES and kind != "embedding" and layout != "sequence":
+        raise context.error(
+            f"works on sequences (T, D) but receives {context.shape} {context.origin}",
+            f"use it on token data after an embedding layer, e.g. {_SEQUENCE_START}",
+        )
+    if layout == "sequence" and kind not in _SEQUENCE_LAYERS:
+        raise context.error(
+            f"takes channels first, but receives a sequence {context.shape} {context.origin}: one vector of "
+            f"{context.shape[-1]} features per position, features last",
+            "on sequences use linear, layernorm, dropout, activations, positions, transformer_block, gru or lstm",
+        )
+
+
+def _embedding(spec: schema.Embedding, context: LayerContext) -> BuiltLayer:
+    assert context.vocabulary_size is not None  # the stack builder sends only token ids here
+    (length,) = context.shape
+    module = nn.Embedding(context.vocabulary_size, spec.dim)
+    return BuiltLayer(module, (length, spec.dim), spec.type, layout="sequence")
+
+
+def _positions(spec: schema.Positions, context: LayerContext) -> BuiltLayer:
+    from dlcheck.model.sequence import LearnedPositions, SinusoidalPositions
+
+    length, features = context.shape
+    module = LearnedPositions(length, features) if spec.kind == "learned" else SinusoidalPositions(length, features)
+    return BuiltLayer(module, context.shape, f"positions ({spec.kind})")
+
+
+def _transformer_block(spec: schema.TransformerBlock, context: LayerContext) -> BuiltLayer:
+    from dlcheck.model.sequence import TransformerBlock
+
+    features = context.shape[-1]
+    if features % spec.heads:
+        divisors = [heads for heads in range(1, features + 1) if features % heads == 0]
+        raise context.error(
+            f"{spec.heads} heads must divide the {features} features of its input {context.shape} {context.origin}",
+            f"use one of heads {', '.join(str(heads) for heads in divisors[:8])}, or change the embedding's `dim`",
+        )
+    module = TransformerBlock(
+        features, heads=spec.heads, mlp_ratio=spec.mlp_ratio, dropout=spec.dropout, causal=spec.causal
+    )
+    return BuiltLayer(module, context.shape, spec.type if spec.causal else f"{spec.type} (bidirectional)")
+
+
+def _recurrent(spec: Any, context: LayerContext) -> BuiltLayer:
+    from dlcheck.model.sequence import Recurrent
+
+    length, features = context.shape
+    module = Recurrent(
+        spec.type,
+        features,
+        hidden=spec.hidden,
+        num_layers=spec.num_layers,
+        bidirectional=spec.bidirectional,
+        dropout=spec.dropout,
+    )
+    directions = 2 if spec.bidirectional else 1
+    kind = spec.type if not spec.bidirectional else f"{spec.type} (bidirectional)"
+    return BuiltLayer(module, (length, spec.hidden * directions), kind)
+
+
+def _lm_head(spec: schema.LanguageModelHead, context: LayerContext) -> BuiltLayer:
+    from dlcheck.model.sequence import LanguageModelHead
+
+    assert context.vocabulary_size is not None
+    length, features = context.shape
+    tied = None
+    if spec.tie:
+        if context.embedding is None:
+            raise context.error(
+                "`tie: true` shares the embedding's weight, but no embedding layer comes before it",
+                "remove `tie`, or start the model with `{type: embedding, dim: ...}`",
+            )
+        if context.embedding.embedding_dim != features:
+            raise context.error(
+                f"`tie: true` shares the embedding's weight ({context.vocabulary_size} x "
+                f"{context.embedding.embedding_dim}), but the head receives {features} features per position "
+                f"{context.origin}",
+                f"make the layer before the head output {context.embedding.embedding_dim} features, or remove `tie`",
+            )
+        tied = context.embedding
+    module = LanguageModelHead(features, context.vocabulary_size, bias=spec.bias, tied=tied)
+    return BuiltLayer(module, (length, context.vocabulary_size), "lm_head (tied)" if tied is not None else spec.type)
 
 
 LAYER_BUILDERS: dict[str, LayerBuilder] = {
@@ -313,5 +459,11 @@ LAYER_BUILDERS: dict[str, LayerBuilder] = {
     "adaptive_maxpool2d": _adaptive_pool,
     "flatten": _flatten,
     **{name: _activation for name in schema.ACTIVATION_TYPES},
+    "embedding": _embedding,
+    "positions": _positions,
+    "transformer_block": _transformer_block,
+    "gru": _recurrent,
+    "lstm": _recurrent,
+    "lm_head": _lm_head,
 }
 """Builder of every layer type but ``residual`` (see :mod:`dlcheck.model.stack`)."""

@@ -10,6 +10,7 @@ cross_entropy      ``(*dims)`` dense labels        ``(num_classes, *dims)`` (e.g
 bce_with_logits    ``()`` 0/1 label, 2 classes     ``(1,)`` or ``()``
 bce_with_logits    ``(C,)`` multi-label            ``(C,)``, the targets' shape
 mse, l1, huber     any shape                       the targets' shape; ``(1,)`` and ``()`` match
+cross_entropy      ``(T,)`` next tokens (sequence) ``(T, V)``, the vocabulary last
 =================  ==============================  =================================================
 """
 
@@ -26,7 +27,9 @@ Shape = tuple[int, ...]
 _SCALARS = ((), (1,))
 
 
-def check_output_shape(model_output_shape: Shape, *, num_classes: int | None, loss: str, target_shape: Shape) -> None:
+def check_output_shape(
+    model_output_shape: Shape, *, num_classes: int | None, loss: str, target_shape: Shape, sequence: bool = False
+) -> None:
     """Raise a :class:`ModelError` when the model's outputs cannot feed ``loss`` with these targets.
 
     Parameters
@@ -39,6 +42,8 @@ def check_output_shape(model_output_shape: Shape, *, num_classes: int | None, lo
         ``cross_entropy``, ``bce_with_logits``, ``mse``, ``l1`` or ``huber``.
     target_shape : tuple of int
         One sample's target shape: ``()`` for a class index or a scalar.
+    sequence : bool
+        Token sequences: ``(T,)`` targets, ``num_classes`` the vocabulary size V, ``(T, V)`` outputs.
 
     Raises
     ------
@@ -54,7 +59,9 @@ def check_output_shape(model_output_shape: Shape, *, num_classes: int | None, lo
     dlcheck.errors.ModelError: model: the last layer outputs 8 values per sample but the data has 10 classes; set `out: 10` on the last linear layer (or make the factory's model output 10 values)
     """
     output, target = tuple(model_output_shape), tuple(target_shape)
-    if loss == "cross_entropy":
+    if sequence:
+        _check_sequence(output, target, num_classes, loss)
+    elif loss == "cross_entropy":
         _check_cross_entropy(output, target, num_classes)
     elif loss == "bce_with_logits":
         _check_binary(output, target, num_classes)
@@ -104,6 +111,28 @@ def _check_cross_entropy(output: Shape, target: Shape, num_classes: int | None) 
     raise ModelError(
         f"model: the model outputs {output} per sample but the targets have shape {target}; cross_entropy needs "
         f"{expected}; make the last layer keep the targets' spatial size"
+    )
+
+
+def _check_sequence(output: Shape, target: Shape, vocabulary_size: int | None, loss: str) -> None:
+    if loss != "cross_entropy":
+        raise ModelError(
+            f"loss: {loss} cannot score next-token predictions; token sequences need `loss: cross_entropy` over "
+            "the vocabulary"
+        )
+    expected = (*target, vocabulary_size)
+    if output == expected:
+        return
+    if len(output) == len(expected) and output[:-1] == tuple(target):
+        raise ModelError(
+            f"model: the last layer outputs {output[-1]} values per position but the vocabulary has {vocabulary_size} "
+            f"tokens; end the model with `{{type: lm_head}}` (or make the factory's model output {vocabulary_size} "
+            "logits per position)"
+        )
+    raise ModelError(
+        f"model: the model outputs {output} per sample but next-token prediction on windows of {target[0]} tokens "
+        f"needs {expected}, logits over the {vocabulary_size} tokens at every position (the vocabulary last); keep "
+        "the positions (no flatten) and end the model with `{type: lm_head}`"
     )
 
 

@@ -80,6 +80,13 @@ def make_shortcut(context: LayerContext, body_shape: Shape) -> tuple[nn.Module, 
             "change the rank of a sample",
             "move the flatten or linear layers out of the residual block, after it",
         )
+    if context.layout == "sequence":  # (T, D) -> (T, D'): the same projection at every position
+        if body_shape[0] != shape[0]:
+            raise context.error(
+                f"its body turns the sequence {shape} {context.origin} into {body_shape}, changing its length",
+                "keep the number of positions in the residual body",
+            )
+        return nn.Linear(shape[-1], body_shape[-1]), True
     if len(shape) == 1:
         return nn.Linear(shape[0], body_shape[0]), True
     if len(shape) > 3:

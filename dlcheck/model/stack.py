@@ -20,7 +20,7 @@ from torch import nn
 
 from dlcheck.errors import ModelError
 from dlcheck.model.init import initialize_module, nonlinearity_after, nonlinearity_of
-from dlcheck.model.layers import LAYER_BUILDERS, BuiltLayer, LayerContext, flat_size
+from dlcheck.model.layers import LAYER_BUILDERS, BuiltLayer, LayerContext, Layout, check_layout, flat_size
 from dlcheck.model.residual import Residual, make_shortcut
 from dlcheck.recipe.schema import InitConfig
 
@@ -66,6 +66,9 @@ def build_layer_stack(
     origin: str = "from the data",
     trailing: str | None = None,
     flattened_by: tuple[str, str] | None = None,
+    layout: Layout = "plain",
+    vocabulary_size: int | None = None,
+    embedding: nn.Embedding | None = None,
 ) -> tuple[LayerStack, Shape]:
     """Build and initialise the modules of a layer list for per-sample inputs of ``input_shape``.
 
@@ -85,6 +88,12 @@ def build_layer_stack(
         The activation applied after the list (a residual block's ``activation``), for init gains.
     flattened_by : tuple of (str, str) or None
         Path and type of the layer that made the input a vector, for error messages.
+    layout : {"plain", "tokens", "sequence"}
+        What ``input_shape`` means: ``tokens`` for ``(T,)`` token ids from the data.
+    vocabulary_size : int or None
+        V, for token data: the rows of an embedding and the outputs of an ``lm_head``.
+    embedding : torch.nn.Embedding or None
+        A token embedding built before the list (for a residual body).
 
     Returns
     -------
@@ -101,12 +110,13 @@ def build_layer_stack(
     shape = tuple(input_shape)
     for index, spec in enumerate(layers):
         path = f"{prefix}.{index}"
-        if spec.type == "linear" and len(shape) > 1:
+        if spec.type == "linear" and len(shape) > 1 and layout == "plain":
             # nn.Linear would act on the last dim only; a recipe linear sees the whole sample: (C, H, W) → (C*H*W,)
             stack.append_layer(INSERTED_FLATTEN, nn.Flatten(), LayerRowInfo("(inserted)", "flatten"))
             shape = (flat_size(shape),)
             flattened_by = (path, "linear")
-        context = LayerContext(path, spec.type, shape, origin, flattened_by)
+        context = LayerContext(path, spec.type, shape, origin, flattened_by, layout, vocabulary_size, embedding)
+        check_layout(context)
         if spec.type == "residual":
             built = _build_residual(spec, context, init)
         elif spec.type in LAYER_BUILDERS:
@@ -117,6 +127,9 @@ def build_layer_stack(
         stack.append_layer(str(index), built.module, LayerRowInfo(path, built.kind))
         if len(built.shape) == 1 and len(shape) > 1:
             flattened_by = (path, spec.type)
+        if isinstance(built.module, nn.Embedding):
+            embedding = built.module
+        layout = built.layout or layout
         shape = built.shape
         origin = f"after {path} ({spec.type})"
     return stack, shape
@@ -132,6 +145,9 @@ def _build_residual(spec: Any, context: LayerContext, init: InitConfig) -> Built
         origin=f"at the start of {context.path} (residual), {context.origin}",
         trailing=trailing,
         flattened_by=context.flattened_by,
+        layout=context.layout,
+        vocabulary_size=context.vocabulary_size,
+        embedding=context.embedding,
     )
     shortcut, projected = make_shortcut(context, body_shape)
     # the projection's output is summed, then goes through the block's activation

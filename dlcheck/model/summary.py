@@ -54,7 +54,7 @@ class ModelSummary:
     output_shape: tuple[int, ...] = ()
 
 
-def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSummary:
+def summarize_model(model: nn.Module, input_shape: tuple[int, ...], *, input_dtype: Any = None) -> ModelSummary:
     """Run one forward pass on zeros and tabulate the top-level layers.
 
     Parameters
@@ -63,6 +63,9 @@ def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSumm
         A model from :func:`~dlcheck.model.build_model`; its training flags are restored afterwards.
     input_shape : tuple of int
         One sample's shape, e.g. ``(1, 8, 8)``; the batch fed is ``(2, *input_shape)``.
+    input_dtype : torch.dtype, optional
+        The data's inputs' dtype: an integer dtype feeds token id 0 (for an embedding). By default the
+        model's floating dtype, or int64 for a layer stack that starts with an embedding.
 
     Returns
     -------
@@ -75,6 +78,7 @@ def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSumm
         message names ``model.factory``, the batch shape fed and the exception.
     """
     import torch  # here: ModelSummary itself is read without torch (reports, the command line)
+    from torch import nn
 
     from dlcheck.model.stack import LayerStack  # imports torch, as above
 
@@ -86,6 +90,10 @@ def summarize_model(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSumm
     first = next((parameter for parameter in model.parameters() if parameter.is_floating_point()), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None else torch.float32
+    if input_dtype is not None and not input_dtype.is_floating_point:
+        dtype = input_dtype  # token ids
+    elif input_dtype is None and isinstance(model, LayerStack) and isinstance(next(iter(model), None), nn.Embedding):
+        dtype = torch.long
     batch = torch.zeros((_SUMMARY_BATCH, *input_shape), device=device, dtype=dtype)
     try:
         model.eval()

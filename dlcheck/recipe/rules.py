@@ -24,7 +24,7 @@ from typing import Any
 
 from dlcheck.errors import RecipeIssue
 from dlcheck.recipe._text import did_you_mean, one_of, short_value
-from dlcheck.recipe.schema import FILE_SOURCES, SYNTHETIC_SOURCES, Recipe, ScheduleConfig
+from dlcheck.recipe.schema import FILE_SOURCES, SYNTHETIC_SOURCES, TOKENIZERS, Recipe, ScheduleConfig
 
 Rule = Callable[[Recipe], list[RecipeIssue]]
 RULES: list[Rule] = []
@@ -33,7 +33,7 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "bce_with_logits")  # the losses for w
 MONITORED_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy")  # what the trainer logs
 _ADAM_FAMILY = ("adam", "adamw", "nadam", "radam", "adamax")
 _MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
-_NO_AUGMENT_SOURCES = ("spirals", "blobs", "moons", "xor", "csv")  # feature vectors, not images
+_NO_AUGMENT_SOURCES = ("spirals", "blobs", "moons", "xor", "csv", "text")  # feature vectors or tokens, not images
 
 
 def rule(function: Rule) -> Rule:
@@ -283,11 +283,14 @@ _DATA_KEYS: dict[str, tuple[str, ...]] = {
     "noise": SYNTHETIC_SOURCES,
     "classes": ("spirals", "blobs", "shapes"),  # moons and xor are two-class by construction
     "image_size": ("shapes", "image_folder"),
-    "path": FILE_SOURCES,
+    "path": (*FILE_SOURCES, "text"),  # text: optional, the bundled novel otherwise
     "features": ("csv",),
     "target": ("csv", "npz", "pt"),
     "inputs": ("npz", "pt"),
     "grayscale": ("image_folder",),
+    "tokenizer": ("text",),
+    "context_length": ("text",),
+    "window_stride": ("text",),
 }
 
 
@@ -326,12 +329,61 @@ def _data_keys(recipe: Recipe) -> list[RecipeIssue]:
                 data.args,
             )
         )
+    issues.extend(_token_keys(recipe))
     if data.augment is not None and data.source in _NO_AUGMENT_SOURCES:
         issues.append(
             _issue(
                 "data.augment",
-                f"data.augment works on images, and data.source {data.source} gives feature vectors",
+                f"data.augment works on images, and data.source {data.source} gives "
+                + (
+                    "token ids, which cannot be flipped, cropped or noised"
+                    if data.source == "text"
+                    else "feature vectors"
+                ),
                 "remove `augment`",
+            )
+        )
+    return issues
+
+
+def _token_keys(recipe: Recipe) -> list[RecipeIssue]:
+    """The keys of token sequences: a tokenizer name or path, its arguments, a window length, a loss to ignore in."""
+    data, issues = recipe.data, []
+    if data.tokenizer is not None and data.tokenizer not in TOKENIZERS and ":" not in data.tokenizer:
+        guess = did_you_mean(data.tokenizer, TOKENIZERS)
+        issues.append(
+            _issue(
+                "data.tokenizer",
+                f"data.tokenizer must be {one_of(TOKENIZERS)}, or 'module:callable' naming your own tokenizer",
+                f"did you mean `{guess}`?" if guess else "e.g. `tokenizer: characters`, or 'my_tokenizer:load'",
+                data.tokenizer,
+            )
+        )
+    if data.tokenizer_args and (data.tokenizer is None or data.tokenizer in TOKENIZERS):
+        issues.append(
+            _issue(
+                "data.tokenizer_args",
+                "data.tokenizer_args is used only with a 'module:callable' tokenizer",
+                "remove `tokenizer_args`, or set `tokenizer: 'my_module:make_tokenizer'`",
+                data.tokenizer_args,
+            )
+        )
+    if data.source == "text" and data.context_length is None:
+        issues.append(
+            _issue(
+                "data.source",
+                "data.source text needs data.context_length, the tokens per window",
+                "add `context_length: 128`",
+                data.source,
+            )
+        )
+    if data.ignore_index is not None and recipe.loss != "cross_entropy":
+        issues.append(
+            _issue(
+                "data.ignore_index",
+                f"data.ignore_index is used by loss cross_entropy only, not {recipe.loss}",
+                "remove `ignore_index`, or use `loss: cross_entropy`",
+                data.ignore_index,
             )
         )
     return issues

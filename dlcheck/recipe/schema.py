@@ -13,6 +13,7 @@ __all__ = [
     "FILE_SOURCES",
     "LAYER_TYPES",
     "SYNTHETIC_SOURCES",
+    "TOKENIZERS",
     "AugmentConfig",
     "CheckpointConfig",
     "DataConfig",
@@ -42,7 +43,8 @@ from dlcheck.recipe.schema_layers import ACTIVATION_TYPES, LAYER_TYPES, LayerSpe
 
 SYNTHETIC_SOURCES = ("spirals", "blobs", "moons", "xor", "shapes")
 FILE_SOURCES = ("npz", "pt", "csv", "image_folder")
-DataSource = Literal["digits", "spirals", "blobs", "moons", "xor", "shapes", "npz", "pt", "csv", "image_folder"]
+TOKENIZERS = ("characters", "bytes")  # built-in; anything else is a 'module:callable' of the user's
+DataSource = Literal["digits", "spirals", "blobs", "moons", "xor", "shapes", "npz", "pt", "csv", "image_folder", "text"]
 
 
 class AugmentConfig(_Strict):
@@ -71,7 +73,11 @@ class DataConfig(_Strict):
         None, description="'module:callable' returning (train, val); the module is found next to the recipe first."
     )
     args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for `factory`.")
-    path: str | None = Field(None, description="File or folder for npz/pt/csv/image_folder (relative to the recipe).")
+    path: str | None = Field(
+        None,
+        description="File or folder for npz/pt/csv/image_folder/text (relative to the recipe); text: default the "
+        "bundled public-domain novel.",
+    )
     # synthetic sources
     samples: PositiveInt | None = Field(None, description="Number of samples of a synthetic source.")
     noise: NonNegativeFloat | None = Field(None, description="Noise level of a synthetic source.")
@@ -84,8 +90,28 @@ class DataConfig(_Strict):
     target: str | None = Field(None, description="csv: label column (default: the last); npz/pt: key of the labels.")
     inputs: str | None = Field(None, description="npz/pt: key of the inputs (default: 'x', 'inputs' or 'data').")
     grayscale: bool = Field(False, description="image_folder: read images as one channel.")
+    # token sequences
+    tokenizer: str | None = Field(
+        None,
+        description="text: `characters` (default), `bytes`, or 'module:callable' returning a tokenizer with "
+        "encode(text) -> ids and decode(ids) -> text; the module is found next to the recipe first.",
+    )
+    tokenizer_args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for `tokenizer`.")
+    context_length: PositiveInt | None = Field(
+        None, description="text: tokens per window (T); each window's targets are the T tokens one step later."
+    )
+    window_stride: PositiveInt | None = Field(
+        None, description="text: tokens between the starts of two windows (default: context_length, no overlap)."
+    )
+    ignore_index: int | None = Field(
+        None,
+        description="Token sequences: target id left out of the loss and the accuracy (padding), as in "
+        "torch's cross_entropy.",
+    )
     # split, normalisation, batching
-    val_fraction: Probability = Field(0.2, description="Fraction held out for validation (seeded, stratified).")
+    val_fraction: Probability = Field(
+        0.2, description="Fraction held out for validation (seeded, stratified; text: the last tokens, one block)."
+    )
     stratify: bool = Field(True, description="Keep class proportions equal in both splits.")
     normalize: Literal["auto", "none"] = Field(
         "auto", description="`auto`: standardise with train-split statistics (per channel for images)."

@@ -10,8 +10,11 @@ __all__ = [
     "ACTIVATION_TYPES",
     "ELU",
     "GELU",
+    "GRU",
     "LAYER_TYPES",
+    "LSTM",
     "SELU",
+    "SEQUENCE_LAYER_TYPES",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
@@ -23,9 +26,11 @@ __all__ = [
     "Conv2d",
     "Dropout",
     "Dropout2d",
+    "Embedding",
     "Flatten",
     "GroupNorm",
     "InstanceNorm2d",
+    "LanguageModelHead",
     "LayerNorm",
     "LayerSpec",
     "LeakyReLU",
@@ -33,11 +38,13 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "PReLU",
+    "Positions",
     "ReLU",
     "Residual",
     "SiLU",
     "Sigmoid",
     "Tanh",
+    "TransformerBlock",
 ]
 
 from typing import Annotated, Literal
@@ -47,6 +54,7 @@ from pydantic import Field
 from dlcheck.recipe._schema_base import NonNegativeFloat, PositiveFloat, PositiveInt, Probability, _Strict
 
 ACTIVATION_TYPES = ("relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid")
+SEQUENCE_LAYER_TYPES = ("embedding", "positions", "transformer_block", "gru", "lstm", "lm_head")
 
 
 class _Layer(_Strict):
@@ -193,6 +201,66 @@ class Sigmoid(_Activation):
     type: Literal["sigmoid"]
 
 
+# ------------------------------------------------------------------------------------ token sequences
+# A sequence sample is (T,) token ids from the data; after `embedding` it is (T, D), one feature vector per
+# position (channels last, as nn.Linear and nn.LayerNorm expect), and `lm_head` gives (T, V) logits.
+
+
+class Embedding(_Layer):
+    """Token ids (T,) to vectors (T, D); the vocabulary size comes from the data."""
+
+    type: Literal["embedding"]
+    dim: PositiveInt = Field(description="Features per token (D).")
+
+
+class Positions(_Layer):
+    """Adds a vector per position to (T, D); the longest sequence is the data's context length."""
+
+    type: Literal["positions"]
+    kind: Literal["learned", "sinusoidal"] = Field(
+        "learned", description="`learned`: one trained vector per position; `sinusoidal`: Vaswani et al. 2017, fixed."
+    )
+
+
+class TransformerBlock(_Layer):
+    """Pre-norm transformer block: ``x + attention(norm(x))``, then ``x + mlp(norm(x))``, on (T, D)."""
+
+    type: Literal["transformer_block"]
+    heads: PositiveInt = Field(4, description="Attention heads; must divide the features D.")
+    mlp_ratio: PositiveInt = Field(4, description="Hidden width of the MLP, in multiples of D.")
+    dropout: Probability = Field(0.0, description="Dropout on the attention weights and after each branch.")
+    causal: bool = Field(
+        True, description="Each position attends to itself and earlier positions only (false: bidirectional)."
+    )
+
+
+class _Recurrent(_Layer):
+    hidden: PositiveInt = Field(description="Hidden features per direction.")
+    num_layers: PositiveInt = Field(1, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(False, description="Also run backwards in time (the output sees the future).")
+    dropout: Probability = Field(0.0, description="Dropout between stacked layers.")
+
+
+class GRU(_Recurrent):
+    """A GRU over (T, D) giving its output at every position, (T, hidden) (x2 when bidirectional)."""
+
+    type: Literal["gru"]
+
+
+class LSTM(_Recurrent):
+    """An LSTM over (T, D) giving its output at every position, (T, hidden) (x2 when bidirectional)."""
+
+    type: Literal["lstm"]
+
+
+class LanguageModelHead(_Layer):
+    """Logits over the vocabulary at every position: (T, D) to (T, V)."""
+
+    type: Literal["lm_head"]
+    tie: bool = Field(False, description="Share the weight of the embedding layer (Press & Wolf 2017).")
+    bias: bool = True
+
+
 class Residual(_Layer):
     """``y = body(x) + shortcut(x)``; the shortcut is a 1x1 projection when the shapes differ."""
 
@@ -230,6 +298,12 @@ LayerSpec = Annotated[
         | SiLU
         | Tanh
         | Sigmoid
+        | Embedding
+        | Positions
+        | TransformerBlock
+        | GRU
+        | LSTM
+        | LanguageModelHead
         | Residual
     ),
     Field(discriminator="type"),
@@ -256,5 +330,6 @@ LAYER_TYPES = (
     "adaptive_maxpool2d",
     "flatten",
     *ACTIVATION_TYPES,
+    *SEQUENCE_LAYER_TYPES,
     "residual",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["TrainingDisplay", "model_table", "summary_table", "train_json", "write_train_json"]
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,7 @@ class TrainingDisplay(TrainingEvents):
         self._task: Any = None
         self._columns: list[str] = []
         self._epochs = 0
+        self._bits_per_token = False  # token sequences: losses also in bits per token
         self.silent = False
 
     # ------------------------------------------------------------------------------------------ start
@@ -74,6 +76,7 @@ class TrainingDisplay(TrainingEvents):
         if not info.is_main:  # one report per job, from rank 0
             self.quiet, self.silent = True, True
         self._epochs = info.epochs
+        self._bits_per_token = info.data.get("task") == "sequence"
         self._columns = [key for key in _COLUMNS if _applies(key, info)]
         if not self.silent:  # shown even with --quiet: they are about the user's settings
             for warning in info.warnings:
@@ -161,7 +164,7 @@ class TrainingDisplay(TrainingEvents):
             self._progress.stop()
             self._progress = None
         if not self.silent:
-            self.console.print(summary_table(result))
+            self.console.print(summary_table(result, bits_per_token=self._bits_per_token))
 
 
 def _width(key: str) -> int:
@@ -183,15 +186,21 @@ def _describe_data(data: dict[str, Any]) -> str:
         parts.append(f"{data['train_size']} train / {data.get('val_size') or 0} val")
     if data.get("input_shape") is not None:
         parts.append(f"inputs {_shape(tuple(data['input_shape']))}")
-    if data.get("num_classes") is not None:
+    if data.get("task") == "sequence":
+        parts.append(f"vocabulary of {data.get('tokens') or str(data.get('vocabulary_size')) + ' tokens'}")
+    elif data.get("num_classes") is not None:
         parts.append(f"{data['num_classes']} classes")
     if data.get("normalization"):
         parts.append("normalised")
     return ", ".join(parts)
 
 
-def summary_table(result: TrainResult) -> Table:
-    """The final summary: how the run ended, where it is, the last and best metrics."""
+def summary_table(result: TrainResult, *, bits_per_token: bool = False) -> Table:
+    """The final summary: how the run ended, where it is, the last and best metrics.
+
+    With ``bits_per_token`` (token sequences) each loss, in nats, is also given in bits per token,
+    ``loss / ln 2``: the unit language models are compared in (bits per character for characters).
+    """
     style = _STATUS_STYLE.get(result.status, "red")
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -202,10 +211,11 @@ def summary_table(result: TrainResult) -> Table:
         f"{_count(result.epochs_completed, 'epoch')}, {_count(result.global_step, 'step')} in {result.seconds:.1f} s",
     )
     if result.final_metrics:
-        table.add_row("last", f"epoch {result.epochs_completed}: {_metrics_text(result.final_metrics)}")
+        last = _metrics_text(result.final_metrics, bits_per_token)
+        table.add_row("last", f"epoch {result.epochs_completed}: {last}")
     if result.best_epoch is not None and result.best_metrics:
         kept = " (weights restored)" if result.restored_best else ""
-        table.add_row("best", f"epoch {result.best_epoch}{kept}: {_metrics_text(result.best_metrics)}")
+        table.add_row("best", f"epoch {result.best_epoch}{kept}: {_metrics_text(result.best_metrics, bits_per_token)}")
     if result.run_directory is not None:
         table.add_row("run", str(result.run_directory))
     return table
@@ -215,9 +225,15 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _metrics_text(metrics: dict[str, float]) -> str:
+def _metrics_text(metrics: dict[str, float], bits_per_token: bool = False) -> str:
     shown = [key for key in _COLUMNS if key in metrics and key != "lr"]
-    return "  ".join(f"{key} {_format(metrics[key], key)}" for key in shown)
+    parts = []
+    for key in shown:
+        text = f"{key} {_format(metrics[key], key)}"
+        if bits_per_token and key.endswith("/loss") and math.isfinite(metrics[key]):
+            text += f" ({metrics[key] / math.log(2):.3f} bits/token)"
+        parts.append(text)
+    return "  ".join(parts)
 
 
 def train_json(result: TrainResult) -> dict[str, Any]:

@@ -28,8 +28,8 @@ class EpochMeter:
         self.first_step = first_step  # optimiser steps taken before this epoch's first batch
         self._tape = LossTape(every=1)  # read when the trainer says (check_window), not by count
         self._sizes: list[int] = []
-        self._correct: list[torch.Tensor] = []  # (B,) masks of the correct samples, summed once at the epoch's end
-        self._restored_correct = 0
+        self._correct: list[torch.Tensor] = []  # (B,) per sample: right or not, or a sequence's share of right tokens
+        self._restored_correct = 0.0  # float: token sequences count fractions of samples
 
     @property
     def batches(self) -> int:
@@ -62,8 +62,10 @@ class EpochMeter:
         self._tape.read()
         return list(self._tape.values)
 
-    def _correct_total(self) -> int:
-        counted = int(torch.cat([hits.reshape(-1) for hits in self._correct]).sum()) if self._correct else 0
+    def _correct_total(self) -> float:
+        counted = (
+            float(torch.cat([hits.reshape(-1) for hits in self._correct]).double().sum()) if self._correct else 0.0
+        )
         return counted + self._restored_correct
 
     def state(self) -> dict[str, Any]:
@@ -76,4 +78,4 @@ class EpochMeter:
             return
         self._tape.values = [float(value) for value in state["losses"]]
         self._sizes = list(state["sizes"])
-        self._restored_correct = int(state["correct"])
+        self._restored_correct = float(state["correct"])

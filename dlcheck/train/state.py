@@ -41,6 +41,8 @@ def capture_state(setup: TrainingSetup, progress: Progress) -> dict[str, Any]:
             "history": list(progress.history),
         },
         "normalization": normalization.state_dict() if normalization is not None else None,
+        # token data: how ids map to text, as plain values (`dlcheck sample` decodes with it)
+        "vocabulary": setup.parts.data.vocabulary.to_state() if setup.parts.data.vocabulary is not None else None,
     }
     rng = {
         "torch": torch.get_rng_state(),

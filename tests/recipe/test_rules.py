@@ -64,7 +64,7 @@ def test_rule(extra: str, path: str, words: str) -> None:
     ("data", "path", "words"),
     [
         ("  source: csv\n", "data.source", "needs data.path"),
-        ("  source: digits\n  path: x.npz\n", "data.path", "npz, pt, csv or image_folder only"),
+        ("  source: digits\n  path: x.npz\n", "data.path", "npz, pt, csv, image_folder or text only"),
         ("  source: moons\n  classes: 3\n", "data.classes", "always has two classes"),
         ("  source: spirals\n  image_size: 8\n", "data.image_size", "shapes or image_folder only"),
         ("  source: npz\n  path: a.npz\n  features: [a]\n", "data.features", "csv only"),
