@@ -20,6 +20,7 @@ from dlcheck.curves.chance import binomial_error
 from dlcheck.curves.detectors.context import Context, LossCurve
 from dlcheck.curves.findings import ADVICE, Finding, Severity
 from dlcheck.curves.robust import mann_kendall, running_median
+from dlcheck.curves.thresholds import Thresholds
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,27 @@ def flat_band(curve: LossCurve, context: Context) -> FlatBand:
         and not level[0] - centre > tolerance  # a first block above the band is the initial fall, not noise
         and bool((np.abs(level - centre) > tolerance).mean() <= 0.05)
         and abs(start - centre) <= tolerance + start_error
+        and not _falling(curve, start, end, thresholds)
     )
     return FlatBand(index, end, tolerance, start, flat_from_start, fraction)
+
+
+def _falling(curve: LossCurve, start: float, end: float, thresholds: Thresholds) -> bool:
+    """A significant downward trend (Mann-Kendall on the trend points) worth at least ``no_trend_improvement``.
+
+    A short noisy log can stay inside its noise band and still fall steadily: 12 points going 3.26 -> 3.0 are
+    learning, not flat. Both conditions are needed: a loss stuck at 3.6e23 that creeps down by 0.2% is
+    monotone too.
+    """
+    level = curve.trend.medians
+    if level.size < 6:
+        return False
+    tau, p_value = mann_kendall(level)
+    drop = start - end
+    needed = (
+        math.log1p(thresholds.no_trend_improvement) if curve.is_log else thresholds.no_trend_improvement * abs(start)
+    )
+    return tau < 0 and p_value < thresholds.trend_p_value and drop >= needed
 
 
 def detect_plateau(curve: LossCurve, *, name: str, context: Context) -> list[Finding]:
