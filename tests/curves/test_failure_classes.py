@@ -102,6 +102,14 @@ def test_epoch_means_that_stay_flat_still_make_a_plateau(tmp_path: Path) -> None
     assert "plateau" in _kinds(result, "warn", "fail")
 
 
+def test_flat_epoch_means_over_noisy_batches_are_a_stall_not_a_dead_run(tmp_path: Path) -> None:
+    # A resumed run: learning happened before the first logged step; the batches scatter, the epoch means do not.
+    epoch_loss = np.array([3.70, 3.69, 3.71, 3.70, 3.70, 3.69])
+    step_loss = np.repeat(epoch_loss, 15) * np.exp(np.random.default_rng(7).normal(0.0, 0.1, 90))
+    result = diagnose([_lightning_csv(tmp_path / "metrics.csv", step_loss, epoch_loss, 15)]).runs[0]
+    assert result.status == "warn" and "plateau" in _kinds(result, "warn")
+
+
 # ------------------------------------------------------------------------------------ blow-up at start
 def test_a_first_loss_far_above_chance_is_a_blow_up_not_underfitting() -> None:
     steps = np.arange(1.0, 61.0)

@@ -127,7 +127,13 @@ def detect_plateau(curve: LossCurve, *, name: str, context: Context) -> list[Fin
             return [Finding("plateau", "warn", name, first, last, message, ADVICE["plateau"], metrics)]
         medians = curve.trend.medians
         spread = float(medians.max() - medians.min())
-        still = spread <= math.log1p(thresholds.plateau_relative_change) if curve.is_log else spread <= 0.0
+        if curve.is_log:
+            # "Still" is about the logged values themselves (a dead run logs the same number): judged on the raw
+            # points, 5th to 95th percentile, because a trend of epoch means is smooth however noisy the batches.
+            raw_spread = float(np.percentile(curve.scaled, 95) - np.percentile(curve.scaled, 5))
+            still = max(spread, raw_spread) <= math.log1p(thresholds.plateau_relative_change)
+        else:
+            still = spread <= 0.0
         seen_from_init = context.units == "step" and first <= 1.0
         if still or seen_from_init or (chance is not None and curve.is_log):
             message = (
