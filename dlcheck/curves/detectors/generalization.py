@@ -334,18 +334,7 @@ def detect_loss_accuracy_mismatch(
             "and the loss disagree"
         )
         metrics = {"loss_tau": loss_tau, "accuracy_tau": accuracy_tau, "accuracy_drop": drop}
-        return [
-            Finding(
-                "loss_accuracy_mismatch",
-                "warn",
-                " + ".join(names),
-                first,
-                last,
-                message,
-                ADVICE["loss_accuracy_mismatch"],
-                metrics,
-            )
-        ]
+        return [_mismatch(names, first, last, message, metrics)]
     return []
 
 
