@@ -15,17 +15,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlcheck.curves.chance import ChanceLevel, infer_classes_from_loss, infer_classes_from_pair, infer_set_size
-from dlcheck.curves.detectors.context import Context, LossCurve, loss_curve
+from dlcheck.curves.detectors.context import Context, LossCurve, loss_curve, with_aggregate_trend
 from dlcheck.curves.detectors.generalization import (
     EarlyStop,
     align,
     detect_generalization_gap,
     detect_loss_accuracy_mismatch,
+    detect_metric_disagreement,
     detect_overfitting,
     simulate_early_stopping,
 )
-from dlcheck.curves.detectors.instability import detect_divergence, detect_nan, detect_spikes, detect_warmup_rise
-from dlcheck.curves.detectors.oscillation import detect_oscillation, detect_periodicity
+from dlcheck.curves.detectors.instability import (
+    detect_divergence,
+    detect_initial_blowup,
+    detect_nan,
+    detect_spikes,
+    detect_validation_spikes,
+    detect_warmup_rise,
+)
+from dlcheck.curves.detectors.oscillation import detect_oscillation, detect_periodicity, detect_validation_oscillation
 from dlcheck.curves.detectors.progress import (
     detect_no_trend,
     detect_plateau,
@@ -34,7 +42,11 @@ from dlcheck.curves.detectors.progress import (
     detect_underfitting,
     flat_band,
 )
-from dlcheck.curves.detectors.suspicion import detect_constant_accuracy, detect_suspicious_success
+from dlcheck.curves.detectors.suspicion import (
+    detect_constant_accuracy,
+    detect_suspicious_success,
+    detect_unbounded_loss,
+)
 from dlcheck.curves.findings import Finding, ranked, severity_rank, worst_severity
 from dlcheck.curves.log_run import LogRun
 from dlcheck.curves.robust import mann_kendall
@@ -52,9 +64,19 @@ _SUPPRESSED_BY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "plateau": (("fail",), ("no_trend", "slow_convergence", "underfitting", "oscillation")),
     "random_performance": (("fail",), ("no_trend", "slow_convergence", "underfitting", "plateau")),
     "overfitting": (("warn", "info"), ("generalization_gap",)),
+    # a loss that disagrees with its metric makes a loss-based gap meaningless: the mismatch is the story
+    "loss_accuracy_mismatch": (("warn",), ("generalization_gap",)),
     "slow_convergence": (("warn",), ("underfitting", "plateau")),
     "underfitting": (("warn",), ("plateau",)),
+    # a loss collapsed to ~0 (or driven to minus infinity) has no noise or trend story left to tell
+    "suspicious_success": (
+        ("warn",),
+        ("oscillation", "plateau", "no_trend", "slow_convergence", "underfitting", "periodicity"),
+    ),
 }
+
+
+_AFTER_BLOWUP = frozenset({"underfitting", "slow_convergence", "plateau", "no_trend"})
 
 
 @dataclass
@@ -185,6 +207,12 @@ def diagnose_run(
     mapping = _fractions(map_series(run.series, overrides), run)
     train_loss, val_loss = mapping.get("train_loss"), mapping.get("val_loss")
     train_accuracy, val_accuracy = mapping.get("train_accuracy"), mapping.get("val_accuracy")
+    # Per-step and per-epoch versions of one quantity: the level and trend from the epoch means (issue 11, 2.5).
+    aggregates = {role: _on_step_axis(item, mapping.roles[role]) for role, item in mapping.aggregates.items()}
+    if train_accuracy is not None and "train_accuracy" in aggregates:
+        aggregate = aggregates["train_accuracy"]
+        if aggregate.finite_points >= thresholds.min_eval_points:
+            train_accuracy = aggregate
     size, size_source = val_size, "--val-size" if val_size is not None else None
     if size is None and run.facts.val_size is not None:
         size, size_source = run.facts.val_size, run.facts.val_size_source
@@ -221,8 +249,11 @@ def diagnose_run(
 
     main_loss = train_loss or val_loss
     curve: LossCurve | None = None
+    loss_aggregate = aggregates.get("train_loss") if main_loss is train_loss else None
     if main_loss is not None:
         curve = loss_curve(main_loss.steps, main_loss.values, thresholds)
+        if loss_aggregate is not None:
+            curve = with_aggregate_trend(curve, loss_aggregate.steps, loss_aggregate.values)
         if curve.points:
             name = main_loss.name
             if main_loss is train_loss:
@@ -245,6 +276,11 @@ def diagnose_run(
                 context=context,
                 metric="loss",
                 is_validation=main_loss is val_loss,
+                aggregate=loss_aggregate.values if loss_aggregate is not None else None,
+            )
+            first_accuracy = _first_finite(val_accuracy or train_accuracy)
+            findings += detect_initial_blowup(
+                main_loss.steps, main_loss.values, name=name, context=context, first_accuracy=first_accuracy
             )
     if val_accuracy is not None:
         findings += detect_oscillation(
@@ -254,6 +290,23 @@ def diagnose_run(
             context=context,
             metric="accuracy",
             is_validation=True,
+        )
+
+    # Validation curves get the instability rules too, on their raw evaluations (issue 11, 2.6).
+    if val_loss is not None:
+        findings += detect_validation_spikes(val_loss.steps, val_loss.values, name=val_loss.name, context=context)
+        if main_loss is train_loss and train_loss is not None:
+            reference = _companion(mapping, "train_loss", val_loss) or train_loss
+            findings += detect_validation_oscillation(
+                val_loss.steps,
+                val_loss.values,
+                name=val_loss.name,
+                context=context,
+                reference=align(val_loss.steps, reference.steps, reference.values),
+            )
+    if val_accuracy is not None:
+        findings += detect_validation_spikes(
+            val_accuracy.steps, val_accuracy.values, name=val_accuracy.name, context=context, metric="accuracy"
         )
 
     # End levels for the chance rule: validation first (what the model does on unseen data).
@@ -367,9 +420,11 @@ def diagnose_run(
             accuracy_gap=accuracy_gap,
         )
 
+    findings += _disagreements(findings, train_loss, val_loss, train_accuracy, val_accuracy, context, mapping)
     for role, series in mapping.roles.items():
         if role.endswith("loss"):
             findings += detect_suspicious_success(series.steps, series.values, name=series.name, context=context)
+            findings += detect_unbounded_loss(series.steps, series.values, name=series.name, context=context)
     for accuracy_series in (val_accuracy, train_accuracy):
         if accuracy_series is not None:
             constant = detect_constant_accuracy(
@@ -382,6 +437,9 @@ def diagnose_run(
     if any(finding.metrics.get("cause") == "warm-up" for finding in findings):
         # the validation loss rose because the learning rate did: not overfitting (issue 11, 2.7)
         findings = [finding for finding in findings if finding.kind != "overfitting"]
+    if any(finding.metrics.get("cause") == "initial blow-up" for finding in findings):
+        # a poor level after a blow-up is the blow-up's doing: never "underfitting, raise the LR" (issue 11, 2.7)
+        findings = [finding for finding in findings if finding.kind not in _AFTER_BLOWUP]
     findings = _without_redundant(findings)
     early_stop = _early_stop(val_loss, val_accuracy, curve, main_loss, patience)
     summary = run_summary(train_loss, val_loss, val_accuracy, curve)
@@ -403,6 +461,72 @@ def diagnose_run(
         summary,
         time.perf_counter() - started,
         not_judged,
+    )
+
+
+def _on_step_axis(aggregate: Series, per_step: Series) -> Series:
+    """The per-epoch aggregate on its per-step series' axis (issue 11, 2.5: never compare series on two axes).
+
+    Lightning logs ``_epoch`` at the epoch's last step, on the same axis. Keras' TensorBoard logs
+    ``epoch_loss`` at the epoch index and ``batch_loss`` at the global batch: epoch k of n then ends at the
+    (k+1)/n point of the per-step range.
+    """
+    finite = np.isfinite(aggregate.steps)
+    steps = aggregate.steps[finite]
+    span_first, span_last = float(per_step.steps[0]), float(per_step.steps[-1])
+    if not steps.size or span_last <= span_first or float(steps.max()) > 0.5 * span_last:
+        return aggregate
+    count = steps.size
+    mapped = span_first + (np.arange(1, count + 1) / count) * (span_last - span_first)
+    return Series(aggregate.name, mapped, aggregate.values[finite], per_step.units)
+
+
+def _first_finite(series: Series | None) -> float | None:
+    if series is None:
+        return None
+    finite = series.values[np.isfinite(series.values)]
+    return float(finite[0]) if finite.size else None
+
+
+def _disagreements(
+    findings: list[Finding],
+    train_loss: Series | None,
+    val_loss: Series | None,
+    train_accuracy: Series | None,
+    val_accuracy: Series | None,
+    context: Context,
+    mapping: Mapping,
+) -> list[Finding]:
+    """Loss and accuracy telling different stories, one finding at most (issue 11, 2.8)."""
+    if any(finding.kind == "loss_accuracy_mismatch" for finding in findings):
+        return []
+    pairs = ((val_loss, val_accuracy, True), (train_loss, train_accuracy, False))
+    for loss, accuracy, is_validation in pairs:  # one split: accuracy improves while the loss stays high and flat
+        if loss is not None and accuracy is not None and loss.units == accuracy.units:
+            aligned = align(loss.steps, accuracy.steps, accuracy.values)
+            found = detect_metric_disagreement(
+                loss.steps,
+                loss.values,
+                aligned,
+                names=(loss.name, accuracy.name),
+                context=context,
+                is_validation=is_validation,
+                aligned=True,
+            )
+            if found:
+                return found
+    loss = train_loss or val_loss
+    accuracy = val_accuracy or train_accuracy
+    if loss is None or accuracy is None:
+        return []
+    return detect_metric_disagreement(
+        loss.steps,
+        loss.values,
+        accuracy.values,
+        names=(loss.name, accuracy.name),
+        context=context,
+        is_validation=accuracy is val_accuracy,
+        aligned=False,
     )
 
 

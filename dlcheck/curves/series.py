@@ -12,6 +12,11 @@ Face ``train/loss`` and ``eval/loss``, Lightning ``train_loss_step`` and ``val_a
 When several series claim one role, the one with the fewest unexplained words wins (``loss`` beats
 ``kl_loss``), then the one with the most points (per-step ``train_loss_step`` beats ``train_loss_epoch``).
 ``--train``/``--val`` overrides name the series for a role directly.
+
+A tool that logs a quantity per step and per epoch (Lightning ``train_loss_step``/``train_loss_epoch``, Keras
+``batch_loss``/``epoch_loss``) gives two series for one role: the per-step one is chosen (noise, spikes and
+periodicity live there) and the per-epoch one is kept as its **aggregate** (:attr:`Mapping.aggregates`), on
+which the trend and the level are judged (issue 11, 2.5).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ __all__ = [
     "ROLES",
     "TRAIN_WORDS",
     "VALIDATION_WORDS",
+    "WEAK_VALIDATION_WORDS",
     "Mapping",
     "MappingRow",
     "NameClass",
@@ -50,6 +56,11 @@ ACCURACY_WORDS = frozenset({"acc", "accuracy", "top1"})
 TRAIN_WORDS = frozenset({"train", "training", "trn"})
 VALIDATION_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "dev", "holdout"})
 TEST_WORDS = frozenset({"test", "testing"})
+WEAK_VALIDATION_WORDS = frozenset({"metrics"})
+"""Words that mean validation only when no split word is given: Ultralytics logs its validation metrics as
+``metrics/accuracy_top1`` and ``metrics/mAP50(B)`` beside ``train/loss`` and ``val/loss``."""
+_STEP_WORDS = frozenset({"step", "batch"})
+_EPOCH_WORDS = frozenset({"epoch"})
 # Words that say how a value was aggregated, or describe the metric, without changing what it is.
 NEUTRAL_WORDS = frozenset(
     {"epoch", "step", "batch", "mean", "avg", "average", "sparse", "categorical", "binary", "total", "running", "on"}
@@ -158,6 +169,8 @@ def classify_name(name: str) -> NameClass:
     --------
     >>> [classify_name(name).role for name in ("epoch_loss", "eval/loss", "val_acc", "train_loss_step", "lr")]
     ['train_loss', 'val_loss', 'val_accuracy', 'train_loss', None]
+    >>> classify_name("metrics/accuracy_top1").role, classify_name("metrics/train_acc").role
+    ('val_accuracy', 'train_accuracy')
     >>> classify_name("train/learning_rate").ignored_because
     'not a loss or accuracy (learning)'
     """
@@ -179,8 +192,12 @@ def classify_name(name: str) -> NameClass:
             split = "val" if split in (None, "train", "test") else split
         elif word in TEST_WORDS:
             split = split or "test"
+        elif word in WEAK_VALIDATION_WORDS:
+            continue
         elif word not in NEUTRAL_WORDS:
             unexplained += 1
+    if split is None and WEAK_VALIDATION_WORDS.intersection(words):
+        split = "val"
     if metric is None:
         return NameClass(split, None, unexplained, split is not None, "not a loss or accuracy")
     given = split is not None
@@ -207,11 +224,16 @@ class MappingRow:
 
 @dataclass(frozen=True)
 class Mapping:
-    """The series chosen for each role, the other candidates, and the table of every series."""
+    """The series chosen for each role, the other candidates, and the table of every series.
+
+    ``aggregates`` holds, per role, the per-epoch version of a chosen per-step series (same name but for its
+    ``step``/``batch`` vs ``epoch`` word): the trend and the level are judged on it, the noise on the steps.
+    """
 
     roles: dict[Role, Series]
     candidates: dict[Role, list[Series]] = field(default_factory=dict)
     rows: list[MappingRow] = field(default_factory=list)
+    aggregates: dict[Role, Series] = field(default_factory=dict)
 
     def get(self, role: Role) -> Series | None:
         return self.roles.get(role)
@@ -283,6 +305,12 @@ def map_series(series: Sequence[Series], overrides: dict[Role, str] | None = Non
         candidates[role] = ranked
         if ranked and (role not in overrides or ranked[0].name == overrides[role]):
             chosen[role] = ranked[0]
+    aggregates: dict[Role, Series] = {}
+    for role, picked in chosen.items():
+        partner = _aggregate_of(picked, candidates[role])
+        if partner is not None:
+            aggregates[role] = partner
+            notes[partner.name] = f"aggregate of {picked.name}: the trend and level are judged on it"
     rows = []
     for item in series:
         role = next((role for role, picked in chosen.items() if picked is item), None)
@@ -300,4 +328,24 @@ def map_series(series: Sequence[Series], overrides: dict[Role, str] | None = Non
         first = float(item.steps[0]) if item.points else None
         last = float(item.steps[-1]) if item.points else None
         rows.append(MappingRow(item.name, item.points, first, last, item.units, role, note))
-    return Mapping(chosen, candidates, rows)
+    return Mapping(chosen, candidates, rows, aggregates)
+
+
+def _aggregate_of(picked: Series, candidates: list[Series]) -> Series | None:
+    """The per-epoch series logged beside a per-step one (``loss_step``/``loss_epoch``, ``batch_acc``/``epoch_acc``).
+
+    >>> step = Series("train_loss_step", np.arange(10.0), np.ones(10))
+    >>> epoch = Series("train_loss_epoch", np.arange(2.0), np.ones(2))
+    >>> _aggregate_of(step, [step, epoch]).name, _aggregate_of(epoch, [step, epoch])
+    ('train_loss_epoch', None)
+    """
+    words = name_words(picked.name)
+    if not _STEP_WORDS.intersection(words) or _EPOCH_WORDS.intersection(words):
+        return None
+    core = [word for word in words if word not in _STEP_WORDS]
+    for item in candidates:
+        other = name_words(item.name)
+        same = [word for word in other if word not in _EPOCH_WORDS] == core
+        if item is not picked and _EPOCH_WORDS.intersection(other) and same:
+            return item
+    return None

@@ -90,6 +90,12 @@ class Thresholds:
     """... >= 10% for the warning (a sustained rise)."""
     divergence_above_start_ratio: float = 1.1
     """After learning (best <= start / 1.5), ending 10% above the starting level is worse than random (note 5.2)."""
+    blowup_chance_factor: float = 2.0
+    """A first logged loss >= 2 x ln C (and >= ``blowup_chance_excess`` nats above it) that the run then halves
+    is a blow-up before the first log: at initialisation the cross-entropy sits near ln C (note 6), and logits
+    large enough to double it come from the first updates, not from the data."""
+    blowup_chance_excess: float = 1.0
+    """... at least 1 nat above ln C, so that a binary task (ln 2 = 0.69) needs a first loss above 1.69."""
     trend_p_value: float = 0.01
     """Significance of Mann-Kendall trend tests on block medians. Stricter than the note's 0.05 because a
     run is tested by several rules; 0.01 keeps false alarms on healthy flat tails rare. *calibrated*"""
@@ -184,6 +190,17 @@ class Thresholds:
     """Loss and accuracy falling together is judged over at least 5 evaluations (note 5.9)."""
     mismatch_p_value: float = 0.05
     """Both trends significant at 5% (note 5.9)."""
+    mismatch_error_ratio: float = 2.0
+    """Accuracy improving while the loss does not: the error rate falls 2x or more (issue 11, 2.8). On the healthy
+    classifiers of the real-log corpus the cross-entropy fell 2-10x whenever the error rate halved ..."""
+    mismatch_flat_loss: float = 0.2
+    """... while here the loss changes by less than 20% (and rises by less than 10%: a rising loss is
+    overfitting, judged there) ..."""
+    mismatch_high_loss: float = 0.5
+    """... and stays above 0.5 nat: a mean probability of the right class below 0.61 on examples the model
+    mostly gets right. A loss already that low can flatten while the last errors go (calibration)."""
+    mismatch_loss_fall: float = 2.0
+    """The loss falls while the accuracy stays at chance: the loss halves (or more) over the run."""
 
     # ---------------------------------------------------------------------------------- chance inference
     chance_inference_tolerance: float = 0.05

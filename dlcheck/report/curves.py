@@ -43,6 +43,7 @@ KIND_CODES = {
     "generalization_gap": "G",
     "loss_accuracy_mismatch": "M",
     "periodicity": "E",
+    "suspicious_success": "Z",
 }
 _STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "pass": "green", "inconclusive": "magenta"}
 _BARS = "▁▂▃▄▅▆▇█"

@@ -49,7 +49,7 @@ def test_the_per_step_series_wins_over_the_per_epoch_one() -> None:
     mapping = map_series([_series("train_loss_epoch", 10), _series("train_loss_step", 200), _series("val_loss", 10)])
     assert mapping.roles["train_loss"].name == "train_loss_step"
     assert [row.role for row in mapping.rows] == [None, "train_loss", "val_loss"]
-    assert "train_loss_step was chosen" in mapping.rows[0].note
+    assert "aggregate of train_loss_step" in mapping.rows[0].note
 
 
 def test_a_plain_name_wins_over_a_component_and_test_gives_way_to_validation() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Context", "LossCurve", "loss_curve"]
+__all__ = ["Context", "LossCurve", "loss_curve", "with_aggregate_trend"]
 
 import math
 from collections.abc import Callable
@@ -12,7 +12,7 @@ import numpy as np
 
 from dlcheck.curves.chance import ChanceLevel
 from dlcheck.curves.findings import format_step
-from dlcheck.curves.robust import Blocks, block_medians, log_values
+from dlcheck.curves.robust import Blocks, block_medians, log_values, noise_sigma
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 
@@ -105,3 +105,41 @@ def loss_curve(steps: np.ndarray, values: np.ndarray, thresholds: Thresholds = D
     return LossCurve(
         steps, values, scaled, is_log, block_medians(steps, scaled, thresholds.trend_points, min_size=min_size)
     )
+
+
+def with_aggregate_trend(curve: LossCurve, steps: np.ndarray, values: np.ndarray) -> LossCurve:
+    """``curve`` (a per-step loss) with its trend taken from the per-epoch aggregate logged beside it.
+
+    The tool's epoch mean averages every batch of the epoch, not only the few it logged, so it is the better
+    estimate of the level: trend rules (plateau, divergence, slow convergence, underfitting) read it, while
+    spikes, periodicity and batch-to-batch scatter stay on the steps (issue 11, 2.5). ``steps`` must already be
+    on the curve's step axis. The standard error of one aggregate point is that of a median of the logged
+    steps in its epoch (conservative: the tool averaged more batches than it logged). Returns ``curve``
+    unchanged when the aggregate has fewer than 4 usable points or does not fit the curve's scale.
+
+    Examples
+    --------
+    >>> steps = np.arange(1.0, 101.0)
+    >>> noisy = np.exp(np.random.default_rng(0).normal(0.0, 0.7, 100)) * np.linspace(1.0, 0.25, 100)
+    >>> curve = with_aggregate_trend(loss_curve(steps, noisy), np.array([20.0, 40, 60, 80, 100]),
+    ...                              np.array([0.9, 0.7, 0.5, 0.4, 0.3]))
+    >>> curve.trend.medians.size, round(float(np.exp(curve.trend.medians[-1])), 2)
+    (5, 0.3)
+    """
+    finite = np.isfinite(values) & np.isfinite(steps)
+    steps, values = steps[finite], values[finite]
+    if values.size < 4 or curve.points < values.size:
+        return curve
+    if curve.is_log:
+        if float(values.min()) <= 0:
+            return curve
+        medians = np.log(values)
+    else:
+        medians = values.astype(np.float64)
+    order = np.argsort(steps, kind="stable")
+    steps, medians = steps[order], medians[order]
+    first_steps = np.concatenate([[float(curve.steps[0])], steps[:-1]])
+    per_point = max(1, round(curve.points / values.size))
+    sigma = 1.2533 * noise_sigma(curve.scaled) / math.sqrt(per_point)
+    trend = Blocks(steps, first_steps, steps.copy(), medians, per_point, sigma)
+    return LossCurve(curve.steps, curve.values, curve.scaled, curve.is_log, trend)

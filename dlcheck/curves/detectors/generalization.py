@@ -13,6 +13,7 @@ __all__ = [
     "align",
     "detect_generalization_gap",
     "detect_loss_accuracy_mismatch",
+    "detect_metric_disagreement",
     "detect_overfitting",
     "simulate_early_stopping",
 ]
@@ -333,16 +334,133 @@ def detect_loss_accuracy_mismatch(
             "and the loss disagree"
         )
         metrics = {"loss_tau": loss_tau, "accuracy_tau": accuracy_tau, "accuracy_drop": drop}
-        return [
-            Finding(
-                "loss_accuracy_mismatch",
-                "warn",
-                " + ".join(names),
-                first,
-                last,
-                message,
-                ADVICE["loss_accuracy_mismatch"],
-                metrics,
-            )
-        ]
+        return [_mismatch(names, first, last, message, metrics)]
     return []
+
+
+def _ends(values: np.ndarray) -> tuple[float, float]:
+    """Medians of the first and last (up to) 3 points - a quarter of a short curve at most."""
+    count = max(1, min(3, values.size // 4))
+    return float(np.median(values[:count])), float(np.median(values[-count:]))
+
+
+def detect_metric_disagreement(
+    loss_steps: np.ndarray,
+    loss: np.ndarray,
+    accuracy: np.ndarray,
+    *,
+    names: tuple[str, str],
+    context: Context,
+    is_validation: bool,
+    aligned: bool,
+) -> list[Finding]:
+    """``loss_accuracy_mismatch``: the loss and the accuracy tell different stories (issue 11, 2.8).
+
+    Two cases, besides both falling together (:func:`detect_loss_accuracy_mismatch`):
+
+    - **the accuracy improves, the loss does not** (``aligned``: the two come from one split, on the same
+      steps): the error rate falls by ``mismatch_error_ratio`` or more, by 3 standard errors (binomial when the
+      validation set size is known), while the loss changes by less than ``mismatch_flat_loss`` and stays at
+      or above ``mismatch_high_loss`` nats. A model that stops half its mistakes lowers its cross-entropy with
+      them (2-10x on the healthy runs of the corpus); a loss that stays high and flat measures something else.
+    - **the loss falls, the accuracy stays at chance**: the loss falls by ``mismatch_loss_fall`` or more while
+      the accuracy never leaves chance (within 2 binomial standard errors of 1/C, C known) or stays at 0, and
+      the loss ends below the chance loss (else it only came down to chance: nothing was learned).
+      The model learns, but not what the metric measures: labels of the evaluated split that do not match
+      the classes trained on, or a metric computed on the wrong tensor.
+
+    Examples
+    --------
+    >>> steps = np.arange(15.0)
+    >>> flat_loss = np.linspace(2.37, 2.26, 15)
+    >>> rising_accuracy = np.linspace(0.955, 0.994, 15)
+    >>> finding = detect_metric_disagreement(steps, flat_loss, rising_accuracy, names=("val/loss", "acc"),
+    ...                                      context=Context(), is_validation=True, aligned=True)[0]
+    >>> finding.kind, finding.metrics["case"]
+    ('loss_accuracy_mismatch', 'accuracy improves, loss flat')
+    >>> zero = np.zeros(15)
+    >>> detect_metric_disagreement(steps, np.geomspace(2.5, 0.05, 15), zero, names=("train/loss", "acc"),
+    ...                            context=Context(), is_validation=True, aligned=False)[0].metrics["case"]
+    'loss falls, accuracy at chance'
+    """
+    thresholds = context.thresholds
+    loss = loss[np.isfinite(loss)] if not aligned else loss
+    if aligned:
+        finite = np.isfinite(loss) & np.isfinite(accuracy)
+        loss, accuracy = loss[finite], accuracy[finite]
+    else:
+        accuracy = accuracy[np.isfinite(accuracy)]
+    if loss.size < thresholds.mismatch_min_points or accuracy.size < thresholds.mismatch_min_points:
+        return []
+    loss_start, loss_end = _ends(loss)
+    accuracy_start, accuracy_end = _ends(accuracy)
+    size = context.val_size if is_validation else None
+    first, last = float(loss_steps[0]), float(loss_steps[-1])
+    # The loss falls while the accuracy stays at chance (or at 0, below any chance level).
+    if loss_start > 0 and loss_end > 0 and loss_start >= thresholds.mismatch_loss_fall * loss_end:
+        best = float(np.max(running_median(accuracy, 3))) if accuracy.size >= 3 else float(np.max(accuracy))
+        chance = context.chance
+        at_zero = float(np.max(accuracy)) <= 0.01
+        at_chance = False
+        if chance is not None:
+            margin = max(
+                thresholds.chance_accuracy_sigmas * binomial_error(chance.accuracy, size),
+                thresholds.chance_accuracy_margin,
+            )
+            at_chance = best <= chance.accuracy + margin
+        # A loss that only came down to the chance level (after a blow-up, say) has not learned anything.
+        learned = chance is None or loss_end < thresholds.chance_loss_fraction * chance.loss
+        if (at_zero or at_chance) and learned:
+            where = "0" if at_zero else f"chance (1/{chance.classes} = {chance.accuracy:.3g})" if chance else "chance"
+            message = (
+                f"{names[0]} fell {loss_start:.4g} -> {loss_end:.4g} while {names[1]} stayed at {where} "
+                f"(best {best:.3g}): the model learns, but not what the metric measures - labels of the evaluated "
+                "split that do not match the trained classes, or a metric computed on the wrong tensor"
+            )
+            metrics = {
+                "case": "loss falls, accuracy at chance",
+                "loss_start": loss_start,
+                "loss_end": loss_end,
+                "accuracy_best": best,
+            }
+            return [_mismatch(names, first, last, message, metrics)]
+    if not aligned:
+        return []
+    # The accuracy improves while the loss stays high and flat.
+    error_start, error_end = 1.0 - accuracy_start, 1.0 - accuracy_end
+    error = binomial_error(accuracy_end, size) or noise_sigma(accuracy)
+    improved = error_start >= thresholds.mismatch_error_ratio * error_end and error_start - error_end >= 3 * error
+    flat = (
+        (1.0 - thresholds.mismatch_flat_loss) * loss_start
+        <= loss_end
+        <= (1.0 + thresholds.mismatch_flat_loss / 2) * loss_start
+    )
+    if improved and flat and loss_end >= thresholds.mismatch_high_loss:
+        message = (
+            f"{names[1]} improved {accuracy_start:.3g} -> {accuracy_end:.3g} (error rate {error_start:.3g} -> "
+            f"{error_end:.3g}) while {names[0]} stayed at {loss_start:.4g} -> {loss_end:.4g}: a model that stops "
+            "that many mistakes lowers its loss with them - the loss and the metric disagree (a loss computed on "
+            "other targets or with a bug, or penalty terms that dominate it)"
+        )
+        metrics = {
+            "case": "accuracy improves, loss flat",
+            "loss_start": loss_start,
+            "loss_end": loss_end,
+            "error_start": error_start,
+            "error_end": error_end,
+        }
+        return [_mismatch(names, first, last, message, metrics)]
+    return []
+
+
+def _mismatch(names: tuple[str, str], first: float, last: float, message: str, metrics: dict) -> Finding:
+    return Finding(
+        "loss_accuracy_mismatch",
+        "warn",
+        " + ".join(names),
+        first,
+        last,
+        message,
+        ADVICE["loss_accuracy_mismatch"],
+        metrics,
+    )

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-__all__ = ["detect_divergence", "detect_nan", "detect_spikes", "detect_warmup_rise", "spike_scores"]
+__all__ = [
+    "detect_divergence",
+    "detect_initial_blowup",
+    "detect_nan",
+    "detect_spikes",
+    "detect_validation_spikes",
+    "detect_warmup_rise",
+    "spike_scores",
+]
 
 import math
 
 import numpy as np
 
+from dlcheck.curves.chance import binomial_error
 from dlcheck.curves.detectors.context import Context, LossCurve
 from dlcheck.curves.findings import ADVICE, Finding
-from dlcheck.curves.robust import mann_kendall, running_median, trailing_reference
+from dlcheck.curves.robust import log_values, mann_kendall, noise_sigma, running_median, trailing_reference
 from dlcheck.curves.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 _MAD_FLOOR = 1e-6  # a constant stretch (MAD 0) must not make every later wiggle infinitely significant
@@ -406,3 +415,132 @@ def detect_warmup_rise(
         "ratio": math.exp(rise),
     }
     return [Finding("divergence", "warn", name, best_step, peak_step, message, advice, metrics)]
+
+
+def detect_validation_spikes(
+    steps: np.ndarray, values: np.ndarray, *, name: str, context: Context, metric: str = "loss"
+) -> list[Finding]:
+    """``spike`` (info): one evaluation far worse than the ones around it, the next one back (issue 11, 2.6).
+
+    The training-loss rule needs a trailing window of >= 10 points; a validation curve has one point per
+    evaluation. Here an evaluation is a spike when it is worse than the median of the (up to) 3 before it by
+    ``spike_z`` times the curve's robust point-to-point noise (MAD of the differences: one spike does not move
+    it) and, for a loss, by ``spike_min_ratio``; for an accuracy the drop must also exceed ``spike_z`` binomial
+    standard errors of the validation set when its size is known (else ``oscillation_accuracy_amplitude`` x 2).
+    Only spikes that recovered at the next evaluation are reported here: a jump that stays is overfitting or
+    divergence, and a curve that keeps jumping is oscillation.
+
+    Examples
+    --------
+    >>> loss = np.array([1.44, 7.42, 1.29, 1.54, 1.62, 1.15, 1.17, 1.06, 1.07, 1.05, 1.02])
+    >>> finding = detect_validation_spikes(np.arange(11.0), loss, name="val_loss", context=Context())[0]
+    >>> finding.kind, finding.severity, finding.step
+    ('spike', 'info', 1.0)
+    """
+    thresholds = context.thresholds
+    finite = np.isfinite(values)
+    steps, values = steps[finite], values[finite]
+    if values.size < thresholds.min_eval_points + 1:
+        return []
+    if metric == "loss":
+        scaled, is_log = log_values(values)
+        worse = scaled  # higher is worse
+    else:
+        scaled, is_log = values.astype(np.float64), False
+        worse = -scaled
+    noise = noise_sigma(worse)
+    events = []
+    for index in range(1, worse.size - 1):
+        base = float(np.median(worse[max(0, index - 3) : index]))
+        jump = float(worse[index]) - base
+        if jump < thresholds.spike_z * max(noise, _MAD_FLOOR):
+            continue
+        if metric == "loss":
+            if is_log and jump < math.log(thresholds.spike_min_ratio):
+                continue
+            recovered = float(worse[index + 1]) - base <= max(_recovery_margin(is_log, base, thresholds), 2 * noise)
+        else:
+            accuracy = -base
+            error = binomial_error(accuracy, context.val_size)
+            floor = thresholds.spike_z * error if error else 2 * thresholds.oscillation_accuracy_amplitude
+            if jump < floor:
+                continue
+            recovered = float(worse[index + 1]) - base <= max(2 * noise, error or 0.0)
+        if recovered:
+            events.append((index, base, jump))
+    findings = []
+    for index, base, jump in sorted(events, key=lambda event: -event[2])[: thresholds.spike_reported]:
+        step = float(steps[index])
+        if metric == "loss":
+            level = math.exp(base) if is_log else base
+            size = f"{math.exp(jump):.3g}x the {level:.4g} before" if is_log else f"+{jump:.3g} over {base:.4g}"
+            text = f"{name} spiked at {context.where(step)}: {values[index]:.4g}, {size}, and was back at the next evaluation"
+        else:
+            text = (
+                f"{name} dropped at {context.where(step)}: {values[index]:.4g}, {jump:.3g} below the {-base:.4g} before, "
+                "and was back at the next evaluation"
+            )
+        advice = (
+            "One bad evaluation that recovers is usually harmless: look at the batch of steps just before it "
+            "(a spike of the training loss, a corrupt sample) or at evaluation itself (BatchNorm statistics).",
+            *ADVICE["spike"][1:2],
+        )
+        metrics = {"peak_step": step, "value": float(values[index]), "recovered": True, "validation": True}
+        findings.append(Finding("spike", "info", name, step, step, text, advice, metrics))
+    return sorted(findings, key=lambda finding: finding.step or 0.0)
+
+
+def detect_initial_blowup(
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    name: str,
+    context: Context,
+    first_accuracy: float | None = None,
+) -> list[Finding]:
+    """``divergence`` (warn): the first logged loss is far above the chance loss and later ones (issue 11, 2.7).
+
+    At initialisation a classifier's cross-entropy sits near ln C. A first logged value of at least
+    ``blowup_chance_factor`` x ln C (and ``blowup_chance_excess`` nats above it) that the run then comes down
+    from means the first updates blew the logits up before anything was logged: the learning rate is too high
+    for the start of training (or the initialisation is off). It is not underfitting, and raising the learning
+    rate would make it worse, so the report says so. Needs a known class count; an accuracy already well above
+    chance at that first point means the high loss is a regulariser or a loss scale, not a blow-up.
+
+    Examples
+    --------
+    >>> from dlcheck.curves.chance import ChanceLevel
+    >>> loss = np.r_[25.0, 9.0, 4.0, np.full(27, 2.3)]
+    >>> context = Context(chance=ChanceLevel(10, "--num-classes"))
+    >>> finding = detect_initial_blowup(np.arange(30.0), loss, name="loss", context=context)[0]
+    >>> finding.kind, finding.metrics["cause"]
+    ('divergence', 'initial blow-up')
+    """
+    thresholds = context.thresholds
+    chance = context.chance
+    finite = np.isfinite(values)
+    steps, values = steps[finite], values[finite]
+    if chance is None or values.size < thresholds.min_points or float(values.min()) < 0:
+        return []
+    first = float(values[0])
+    if first < max(thresholds.blowup_chance_factor * chance.loss, chance.loss + thresholds.blowup_chance_excess):
+        return []
+    later = float(np.median(values[-max(1, values.size // 3) :]))
+    if later > 0.5 * first:
+        return []
+    if first_accuracy is not None and first_accuracy > chance.accuracy + 0.25:
+        return []
+    message = (
+        f"{name} started at {first:.4g}, {first / chance.loss:.2g}x the chance loss ln {chance.classes} = "
+        f"{chance.loss:.4g}, and came down to {later:.4g}: the first updates blew up before the first logged step "
+        "(a learning rate too high for the start of training, or an initialisation with outsized outputs)"
+    )
+    advice = (
+        "Lower the initial learning rate or add a warm-up, and clip gradients (max_norm 1.0): the poor level that "
+        "follows comes from the blow-up, and only a gentler start fixes it.",
+        "Check the initialisation and the output layer scale: at step 0 the loss should be near ln C "
+        "(`dlcheck init-loss`).",
+        *ADVICE["divergence"][2:3],
+    )
+    metrics = {"cause": "initial blow-up", "first": first, "chance_loss": chance.loss, "later": later}
+    return [Finding("divergence", "warn", name, float(steps[0]), float(steps[-1]), message, advice, metrics)]

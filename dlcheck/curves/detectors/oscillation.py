@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["detect_oscillation", "detect_periodicity", "periodicity_score"]
+__all__ = ["detect_oscillation", "detect_periodicity", "detect_validation_oscillation", "periodicity_score"]
 
 import math
 
@@ -11,13 +11,20 @@ import numpy as np
 from dlcheck.curves.chance import binomial_error
 from dlcheck.curves.detectors.context import Context, LossCurve
 from dlcheck.curves.findings import ADVICE, Finding
-from dlcheck.curves.robust import autocorrelation, block_medians, log_values, robust_sigma, zigzag_swings
+from dlcheck.curves.robust import autocorrelation, block_medians, log_values, noise_sigma, robust_sigma, zigzag_swings
 
 _PERIODICITY_POINTS = 1 << 18  # the last 2^18 points: periods up to 65k points are seen 4 times
 
 
 def detect_oscillation(
-    steps: np.ndarray, values: np.ndarray, *, name: str, context: Context, metric: str, is_validation: bool
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    name: str,
+    context: Context,
+    metric: str,
+    is_validation: bool,
+    aggregate: np.ndarray | None = None,
 ) -> list[Finding]:
     """``oscillation``: an unstable curve that keeps bouncing instead of settling.
 
@@ -32,7 +39,9 @@ def detect_oscillation(
     - **unsettled** (losses only): in the second half the log-loss scatters by >= ``oscillation_noise_log``
       within short stretches *and* its mean stays >= ``oscillation_unsettled`` of the starting loss. Healthy
       runs scatter that much only once the loss is tiny (a few misclassified samples per batch); a learning
-      rate far too high keeps a high loss that jumps by factors from batch to batch.
+      rate far too high keeps a high loss that jumps by factors from batch to batch. When the tool also
+      logged the loss per epoch (``aggregate``, issue 11, 2.5), the level comes from those epoch means: a loss
+      whose epoch means fell by half or more is learning, whatever its batch-to-batch scatter.
     """
     thresholds = context.thresholds
     finite = np.isfinite(values)
@@ -50,9 +59,11 @@ def detect_oscillation(
             else thresholds.oscillation_loss_amplitude * robust_sigma(values)
         )
         amplitude = max(base, thresholds.oscillation_noise_sigmas * blocks.sigma)
+        if amplitude <= 0:  # a constant (e.g. exactly 0) loss has nothing to swing
+            return []
         minimum_swings = thresholds.oscillation_min_swings
         if is_log and values.size >= 4 * thresholds.min_points:
-            unsettled = _unsettled(steps, scaled, values, context)
+            unsettled = _unsettled(steps, scaled, values, context, aggregate)
     else:
         is_log = False
         curve, curve_steps = values, steps
@@ -95,7 +106,7 @@ def detect_oscillation(
 
 
 def _unsettled(
-    steps: np.ndarray, scaled: np.ndarray, values: np.ndarray, context: Context
+    steps: np.ndarray, scaled: np.ndarray, values: np.ndarray, context: Context, aggregate: np.ndarray | None = None
 ) -> tuple[float, float] | None:
     """(within-stretch log scatter, mean / start) of the second half when both are high, else None."""
     thresholds = context.thresholds
@@ -103,10 +114,109 @@ def _unsettled(
     second = block_medians(steps[half:], scaled[half:], thresholds.trend_points, min_size=3)
     scatter = second.sigma * math.sqrt(second.size) / 1.2533  # back from a median's error to a point's sigma
     start = float(np.exp(np.median(scaled[: max(1, min(5, scaled.size // 100))])))
+    if aggregate is not None:
+        means = aggregate[np.isfinite(aggregate) & (aggregate > 0)]
+        if means.size >= 2:
+            if float(means[-1]) <= 0.5 * float(means[0]):  # the epoch means halved: learning, not unsettled
+                return None
+            start = float(means[0])
     share = float(np.mean(values[half:])) / start if start > 0 else 0.0
     if scatter >= thresholds.oscillation_noise_log and share >= thresholds.oscillation_unsettled:
         return scatter, share
     return None
+
+
+def detect_validation_oscillation(
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    name: str,
+    context: Context,
+    reference: np.ndarray | None = None,
+) -> list[Finding]:
+    """``oscillation``: a validation loss that keeps jumping between evaluations (issue 11, 2.6).
+
+    A validation curve has one point per evaluation and no batch noise, so swings are counted on the raw
+    evaluations, not on block medians (a dozen evaluations make only four medians of three). The tolerance is
+    not the curve's own scatter - for a curve that does nothing but bounce, the bouncing *is* the scatter -
+    but that of the training loss over the same evaluations (``reference``, aligned on ``steps``): what
+    the model's own progress moves between two evaluations. A swing must be >= ``oscillation_loss_amplitude``
+    of the level and >= ``oscillation_noise_sigmas`` of that noise, and the swings must be at least
+    ``oscillation_min_swings`` and ``oscillation_swing_fraction`` of the evaluations, two of them in the second
+    half (the rule the other curves use). Validation accuracy is judged against its binomial noise by
+    :func:`detect_oscillation`. Without a training curve the validation loss is judged there too.
+
+    Examples
+    --------
+    >>> steps = np.arange(1.0, 21.0)
+    >>> train = np.linspace(0.06, 0.02, 20)
+    >>> bouncing = np.where(np.arange(20) % 3 == 1, 0.09, 0.035)
+    >>> detect_validation_oscillation(steps, bouncing, name="val_loss", context=Context(), reference=train)[0].kind
+    'oscillation'
+    >>> detect_validation_oscillation(steps, train * 1.3, name="val_loss", context=Context(), reference=train)
+    []
+    """
+    thresholds = context.thresholds
+    finite = np.isfinite(values)
+    if reference is not None:
+        finite &= np.isfinite(reference)
+    steps, values = steps[finite], values[finite]
+    if values.size < thresholds.min_points or reference is None:
+        return []
+    reference = reference[finite]
+    scaled, is_log = log_values(values)
+    reference_scaled, reference_log = log_values(reference)
+    if not (is_log and reference_log):
+        return []
+    # As for a training loss: a loss near 0 jumps by factors (a few errors more or less), which says nothing.
+    if float(np.mean(values[values.size // 2 :])) < thresholds.oscillation_unsettled * float(values[0]):
+        return []
+    amplitude = max(
+        math.log1p(thresholds.oscillation_loss_amplitude),
+        thresholds.oscillation_noise_sigmas * noise_sigma(reference_scaled),
+    )
+    turns = zigzag_swings(scaled, amplitude)
+    peaks = [index for index, direction in turns if direction == 1]
+    count = scaled.size
+    needed = max(thresholds.oscillation_min_swings, math.ceil(thresholds.oscillation_swing_fraction * count))
+    late = sum(index >= count // 2 for index in peaks)
+    last = float(steps[-1])
+    causes = (
+        "the validation set is too small or unlike the training data, the evaluation differs from training "
+        "(BatchNorm statistics, dropout), or the learning rate makes the weights jump between evaluations"
+    )
+    if len(peaks) >= needed and late >= 2:
+        start_step = float(steps[turns[0][0]])
+        train_change = 100 * math.expm1(noise_sigma(reference_scaled))
+        message = (
+            f"{name} keeps bouncing: {len(peaks)} swings of at least {100 * math.expm1(amplitude):.0f}% between "
+            f"{context.where(start_step)} and {context.where(last)}, while the training loss moves by about "
+            f"{train_change:.0f}% from one evaluation to the next: {causes}"
+        )
+        metrics = {"swings": len(peaks), "amplitude": amplitude, "points": count, "validation": True}
+    else:
+        # Fewer, larger swings: the second half scatters from evaluation to evaluation far more than the
+        # training loss does over the same evaluations (the unsettled rule of the other curves, on its own noise).
+        half = count // 2
+        scatter, reference_scatter = noise_sigma(scaled[half:]), noise_sigma(reference_scaled[half:])
+        needed_scatter = max(
+            math.log1p(thresholds.oscillation_loss_amplitude), thresholds.oscillation_noise_sigmas * reference_scatter
+        )
+        if count - half < thresholds.min_eval_points or scatter < needed_scatter:
+            return []
+        start_step = float(steps[half])
+        message = (
+            f"{name} keeps jumping: in the second half it moves by a factor of {math.exp(scatter):.3g} from one "
+            f"evaluation to the next, the training loss by {math.exp(reference_scatter):.3g}: {causes}"
+        )
+        metrics = {
+            "log_scatter": scatter,
+            "reference_log_scatter": reference_scatter,
+            "points": count,
+            "validation": True,
+        }
+    advice = (ADVICE["oscillation"][2], *ADVICE["oscillation"][:2])
+    return [Finding("oscillation", "warn", name, start_step, last, message, advice, metrics)]
 
 
 def periodicity_score(

@@ -20,6 +20,7 @@ from dlcheck.curves.chance import binomial_error
 from dlcheck.curves.detectors.context import Context, LossCurve
 from dlcheck.curves.findings import ADVICE, Finding, Severity
 from dlcheck.curves.robust import mann_kendall, running_median
+from dlcheck.curves.thresholds import Thresholds
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,27 @@ def flat_band(curve: LossCurve, context: Context) -> FlatBand:
         and not level[0] - centre > tolerance  # a first block above the band is the initial fall, not noise
         and bool((np.abs(level - centre) > tolerance).mean() <= 0.05)
         and abs(start - centre) <= tolerance + start_error
+        and not _falling(curve, start, end, thresholds)
     )
     return FlatBand(index, end, tolerance, start, flat_from_start, fraction)
+
+
+def _falling(curve: LossCurve, start: float, end: float, thresholds: Thresholds) -> bool:
+    """A significant downward trend (Mann-Kendall on the trend points) worth at least ``no_trend_improvement``.
+
+    A short noisy log can stay inside its noise band and still fall steadily: 12 points going 3.26 -> 3.0 are
+    learning, not flat. Both conditions are needed: a loss stuck at 3.6e23 that creeps down by 0.2% is
+    monotone too.
+    """
+    level = curve.trend.medians
+    if level.size < 6:
+        return False
+    tau, p_value = mann_kendall(level)
+    drop = start - end
+    needed = (
+        math.log1p(thresholds.no_trend_improvement) if curve.is_log else thresholds.no_trend_improvement * abs(start)
+    )
+    return tau < 0 and p_value < thresholds.trend_p_value and drop >= needed
 
 
 def detect_plateau(curve: LossCurve, *, name: str, context: Context) -> list[Finding]:
@@ -107,7 +127,13 @@ def detect_plateau(curve: LossCurve, *, name: str, context: Context) -> list[Fin
             return [Finding("plateau", "warn", name, first, last, message, ADVICE["plateau"], metrics)]
         medians = curve.trend.medians
         spread = float(medians.max() - medians.min())
-        still = spread <= math.log1p(thresholds.plateau_relative_change) if curve.is_log else spread <= 0.0
+        if curve.is_log:
+            # "Still" is about the logged values themselves (a dead run logs the same number): judged on the raw
+            # points, 5th to 95th percentile, because a trend of epoch means is smooth however noisy the batches.
+            raw_spread = float(np.percentile(curve.scaled, 95) - np.percentile(curve.scaled, 5))
+            still = max(spread, raw_spread) <= math.log1p(thresholds.plateau_relative_change)
+        else:
+            still = spread <= 0.0
         seen_from_init = context.units == "step" and first <= 1.0
         if still or seen_from_init or (chance is not None and curve.is_log):
             message = (

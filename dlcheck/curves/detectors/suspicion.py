@@ -10,13 +10,13 @@ input: it sits at a majority-class rate, whatever that rate is.
 
 from __future__ import annotations
 
-__all__ = ["detect_constant_accuracy", "detect_suspicious_success"]
+__all__ = ["detect_constant_accuracy", "detect_suspicious_success", "detect_unbounded_loss"]
 
 import numpy as np
 
 from dlcheck.curves.detectors.context import Context
 from dlcheck.curves.findings import ADVICE, Finding
-from dlcheck.curves.robust import running_median
+from dlcheck.curves.robust import mann_kendall, running_median
 
 COLLAPSE_RATIO = 0.02
 """The loss falls to 2% of its first logged value or less ..."""
@@ -24,6 +24,8 @@ COLLAPSE_FRACTION = 0.05
 """... within the first 5% of the logged steps (a few steps, not a long fit of a small set) ..."""
 COLLAPSE_FLOOR = 0.05
 """... and below 0.05 in absolute terms (a cross-entropy of 0.05 is 95% confidence in the right answer)."""
+UNBOUNDED_FACTOR = 10.0
+"""A loss that ends below zero at 10x (or more) the magnitude it started at, still falling, has no lower bound."""
 MIN_CONSTANT_EVALUATIONS = 5
 """An accuracy identical at 5 evaluations or more is a constant prediction (binomial noise makes repeats of
 a learning model's accuracy rare, except on a tiny set, where the values also move)."""
@@ -98,3 +100,48 @@ def detect_constant_accuracy(steps: np.ndarray, values: np.ndarray, *, name: str
     )
     first, last = float(steps[0]), float(steps[-1])
     return [Finding("random_performance", "warn", name, first, last, message, advice, {"accuracy": value})]
+
+
+def detect_unbounded_loss(steps: np.ndarray, values: np.ndarray, *, name: str, context: Context) -> list[Finding]:
+    """``suspicious_success``: a loss that went below zero and keeps falling without levelling off (warn).
+
+    A cross-entropy or a squared error cannot go below 0; losses that can (a log-likelihood of a continuous
+    density, a negated similarity) are bounded in practice and level off. One that ends below zero at
+    ``UNBOUNDED_FACTOR`` x the magnitude it started at and is still falling significantly over its last half
+    is being driven to minus infinity: a wrong sign, a variance collapsing to 0, or a term the model can cheat
+    - its ever lower value says nothing good about the model (the "broken loss" case of issue 11, 2.8).
+
+    Examples
+    --------
+    >>> steps = np.arange(70.0)
+    >>> detect_unbounded_loss(steps, -3e4 - 1.3e4 * steps**1.5, name="loss", context=Context())[0].kind
+    'suspicious_success'
+    >>> detect_unbounded_loss(steps, -2.0 - np.exp(-steps / 10), name="nll", context=Context())
+    []
+    """
+    thresholds = context.thresholds
+    finite = np.isfinite(values)
+    steps, values = steps[finite], values[finite]
+    if values.size < thresholds.min_points:
+        return []
+    start = float(values[0])
+    end = float(np.median(values[-max(1, values.size // 10) :]))
+    if end >= 0 or abs(end) < UNBOUNDED_FACTOR * max(abs(start), 1e-12):
+        return []
+    tau, p_value = mann_kendall(values[values.size // 2 :])
+    if not (tau < 0 and p_value < thresholds.trend_p_value):
+        return []
+    first, last = float(steps[0]), float(steps[-1])
+    message = (
+        f"{name} went below zero and kept falling: {start:.4g} -> {end:.4g} over the run, still going down at the "
+        "end - a loss without a lower bound (wrong sign, a variance collapsing to 0, a term the model can cheat); "
+        "its ever lower value does not mean a better model"
+    )
+    advice = (
+        "Check the sign and the definition of the loss: a cross-entropy or squared error is never negative.",
+        "For a log-likelihood with a learned variance, bound the variance from below; for a contrastive or "
+        "similarity loss, check that it is bounded.",
+        *ADVICE["suspicious_success"][2:],
+    )
+    metrics = {"start": start, "end": end, "tau": tau}
+    return [Finding("suspicious_success", "warn", name, first, last, message, advice, metrics)]
