@@ -1,10 +1,10 @@
-"""Training throughput of ``dlcheck train`` on a GPU: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
+"""Training throughput of ``dlcheck train`` on a GPU: steps/s, images/s and peak memory by precision and options.
 
 Two recipes: ``recipes/digits_cnn.yaml`` (8x8 digits, tiny: measures the loop's own overhead) and
 ``benchmarks/recipes/cifar_sized_cnn.yaml`` (a 1.9M-parameter ResNet-style CNN on 50,000 synthetic 3x32x32
 images, batch 512: measures the GPU path: resident data, autocast, channels_last). Validation is off, so an
 epoch is training steps plus one checkpoint. The first epoch (cuDNN autotuning, allocator warm-up) is not
-counted; the table reports the median of the later epochs. Peak memory is ``torch.cuda.max_memory_allocated``.
+counted (nor, with ``torch.compile``, its compilation); the table reports the median of the later epochs. Peak memory is ``torch.cuda.max_memory_allocated``.
 
 Run on a machine with CUDA: ``python benchmarks/gpu_throughput.py``; ``--device cpu --quick`` checks the
 script itself on a CPU with small data.
@@ -36,6 +36,7 @@ VARIANTS = {
     "fp32": ["train.precision=fp32"],
     "bf16-mixed": ["train.precision=bf16-mixed"],
     "bf16-mixed + channels_last": ["train.precision=bf16-mixed", "train.channels_last=true"],
+    "bf16-mixed + torch.compile": ["train.precision=bf16-mixed", "train.compile=true"],
 }
 
 
