@@ -52,9 +52,10 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python benchmarks/fuzz.py
 
-# On a machine with CUDA: steps/s, images/s and peak memory, fp32 vs bf16-mixed.
+# On a machine with CUDA: dlcheck vs a hand-written loop vs Lightning, host syncs per step from a profiler
+# trace, throughput by precision and option, babysit/lr-find in bf16, then the gpu-marked tests and the suite.
 bench-gpu: $(STAMP)
-	$(BIN)/python benchmarks/gpu_throughput.py
+	PYTHON=$(BIN)/python bash benchmarks/gpu_check.sh gpu-check-out
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

@@ -81,7 +81,9 @@ def main() -> int:
             if epoch == 1:  # profile the second epoch only
                 torch.cuda.synchronize()
                 self.profiler = torch.profiler.profile(
-                    activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+                    activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA],
+                    # a schedule makes profile.step() mark each step as a ProfilerStep#N range
+                    schedule=torch.profiler.schedule(wait=0, warmup=0, active=args.steps + 1, repeat=1),
                 )
                 self.profiler.__enter__()
                 torch.cuda.set_sync_debug_mode("warn")

@@ -26,10 +26,10 @@ from dlcheck.train import Trainer, TrainingEvents
 
 ROOT = Path(__file__).parents[1]
 CASES = {
-    "digits_cnn": (ROOT / "recipes" / "digits_cnn.yaml", ["data.val_fraction=0.0", "train.epochs=6"]),
+    "digits_cnn": (ROOT / "recipes" / "digits_cnn.yaml", ["data.val_fraction=0.0", "train.epochs=4"]),
     "cifar_sized_cnn": (
         ROOT / "benchmarks" / "recipes" / "cifar_sized_cnn.yaml",
-        ["data.args.val_samples=0", "train.epochs=4"],
+        ["data.args.val_samples=0", "train.epochs=3"],
     ),
 }
 VARIANTS = {

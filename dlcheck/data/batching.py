@@ -186,7 +186,12 @@ class TensorBatcher:
                 rows = slice(begin + offset * size, min(begin + (offset + 1) * size, begin + len(indices)))
                 yield self._prepared(self.inputs[rows], self.targets[rows], epoch, batch)
             return
-        indices = indices.to(self.device)  # one small copy per epoch
+        if self.device.type == "cuda":
+            # One small copy per epoch, from pinned memory so it does not wait for the GPU: a pageable copy would
+            # synchronise with the device at every epoch start (seen with torch.cuda.set_sync_debug_mode).
+            indices = indices.pin_memory().to(self.device, non_blocking=True)
+        else:
+            indices = indices.to(self.device)
         for offset, batch in enumerate(range(start_batch, len(self))):
             chosen = indices[offset * size : (offset + 1) * size]  # (B,)
             yield self._prepared(

@@ -42,7 +42,9 @@ class DistributedContext:
 
     @property
     def is_distributed(self) -> bool:
-        return self.world_size > 1
+        # A torchrun job of one process is a process group too: it takes the N-process path (DDP, collectives
+        # on nccl or gloo), so `torchrun --nproc_per_node=1` tests that path on a machine with one GPU.
+        return self.world_size > 1 or self.initialized_here
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (the run directory: chosen by each rank, the names would differ)."""
@@ -91,7 +93,7 @@ class DistributedContext:
 def setup_distributed(device_spec: str) -> DistributedContext:
     """Join the process group torchrun describes in the environment, if any."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    if world_size <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:  # not launched by torchrun: a world of one
         return DistributedContext()
     import torch.distributed as dist
 

@@ -34,7 +34,11 @@ def _train(tmp_path: Path, recipe: Path, *overrides: str, events: TrainingEvents
         ["train.precision=bf16-mixed"],
         ["train.precision=fp16-mixed"],
         ["train.precision=bf16-mixed", "train.channels_last=true"],
-        pytest.param(["train.precision=bf16-mixed", "train.compile=true"], marks=pytest.mark.slow),
+        pytest.param(
+            ["train.precision=bf16-mixed", "train.compile=true"],
+            # torch 2.11's compiler uses torch.jit.script_method internally, which it also deprecates
+            marks=[pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*script_method.*:DeprecationWarning")],
+        ),
     ],
     ids=["fp32", "bf16", "fp16", "bf16-channels-last", "bf16-compile"],
 )
@@ -66,6 +70,7 @@ class _NoSyncInsideWindows(TrainingEvents):
         torch.cuda.set_sync_debug_mode("default")
 
 
+@pytest.mark.filterwarnings("ignore:Synchronization debug mode is a prototype feature")
 @pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
 def test_no_host_sync_inside_a_logging_window(tmp_path: Path, precision: str) -> None:
     watcher = _NoSyncInsideWindows(every=10)

@@ -107,3 +107,28 @@ def test_sync_batchnorm_in_one_process_is_a_warning(tmp_path: Path) -> None:
     )
     result = Trainer(parse_recipe(text, directory=tmp_path), run_directory=tmp_path / "r", handle_signals=False).run()
     assert any("sync_batchnorm has no effect in a single process" in warning for warning in result.warnings)
+
+
+def test_one_process_under_torchrun_is_a_process_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `torchrun --nproc_per_node=1` must take the N-process path (DDP, collectives): it is how a machine with
+    # one GPU tests that path with nccl. On the GPU machine it ran as a plain process before (no NCCL at all).
+    import socket
+
+    import torch.distributed as dist
+
+    from dlcheck.engine.runtime import setup_distributed
+
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**environment, "MASTER_PORT": str(port), "TORCHELASTIC_RUN_ID": "test"}.items():
+        monkeypatch.setenv(name, value)
+    context = setup_distributed("cpu")
+    try:
+        assert context.is_distributed and dist.is_initialized() and dist.get_backend() == "gloo"
+    finally:
+        context.shutdown()
+    assert not dist.is_initialized()
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID")  # the same variables without torchrun: a plain process
+    assert not setup_distributed("cpu").is_distributed
